@@ -1,0 +1,24 @@
+"""notify_message: the NotifyMessage component of Alibaba Cloud Security Center SOAR.
+
+A framework-free library; the StackStorm actions in ``actions/`` and the command line
+(``python -m notify_message``) are thin adapters over it.
+"""
+
+from __future__ import annotations
+
+from .config import PackConfig, SmtpInstance
+from .errors import ConfigError, NotifyMessageError, ParameterError
+from .notifier import notify_by_custom
+from .result import Delivery, NotifyResult
+
+__all__ = [
+    "PackConfig",
+    "SmtpInstance",
+    "NotifyMessageError",
+    "ParameterError",
+    "ConfigError",
+    "Delivery",
+    "NotifyResult",
+    "notify_by_custom",
+]
+__version__ = "0.1.0"

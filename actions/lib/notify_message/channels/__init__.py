@@ -1,0 +1,1 @@
+"""One module per delivery channel; each turns a typed request into ``Delivery`` entries."""

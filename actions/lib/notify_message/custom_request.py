@@ -1,0 +1,147 @@
+"""notifyByCustom's parameters, validated into one typed request before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from .config import PackConfig, SmtpInstance
+from .errors import ParameterError
+from .params import as_flag, as_list, as_single_line, as_text, is_blank
+
+__all__ = ["CUSTOM_PARAMETERS", "EmailRequest", "CustomRequest", "parse_custom_request",
+           "parse_email_address"]
+
+# The component's 14 parameters, in its own order.
+CUSTOM_PARAMETERS = (
+    "emailTitle", "receivers", "telephone", "telephonecontext", "dingding", "dingdingcontext",
+    "sms", "smscontext", "email", "emailcontext", "customReceiver", "jsonInput",
+    "dingdingWebhooks", "dingdingMsgType",
+)
+
+# Parameters of channels this release does not deliver on yet, by the channel they ask for.
+_NOT_YET_SUPPORTED = {
+    "dingtalk": ("dingding", "dingdingWebhooks", "dingdingcontext", "dingdingMsgType"),
+    "sms": ("sms", "smscontext"),
+    "voice": ("telephone", "telephonecontext"),
+    "customReceiver": ("customReceiver",),
+    "jsonInput": ("jsonInput",),
+}
+
+DEFAULT_SUBJECT = "Security notification"
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1-6]|span|pre)\b"
+                   r"[^<>]*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    instance: SmtpInstance
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    html: bool
+
+
+@dataclass(frozen=True)
+class CustomRequest:
+    email: EmailRequest | None = None
+    # (channel, the parameters that asked for it) for channels not delivered on yet
+    unsupported: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
+    """Validate every parameter of notifyByCustom; raises ParameterError on the first bad one."""
+    unknown = sorted(set(params) - set(CUSTOM_PARAMETERS))
+    if unknown:
+        raise ParameterError(unknown[0], "is not a parameter of notifyByCustom; expected one of "
+                             + ", ".join(CUSTOM_PARAMETERS))
+    email = _email_request(params, config)
+    unsupported = tuple(
+        (channel, tuple(name for name in names if _asks_for_channel(name, params.get(name))))
+        for channel, names in _NOT_YET_SUPPORTED.items()
+    )
+    unsupported = tuple((channel, names) for channel, names in unsupported if names)
+    if email is None and not unsupported:
+        raise ParameterError(
+            "receivers", "nothing to send: give receivers (with email) or the parameters of "
+            "another channel")
+    return CustomRequest(email=email, unsupported=unsupported)
+
+
+def _asks_for_channel(name: str, value: Any) -> bool:
+    if is_blank(value):
+        return False
+    return as_flag(name, value) is not False
+
+
+def parse_email_address(parameter: str, value: Any) -> str:
+    """One recipient address (``a@b.c`` or ``Name <a@b.c>``), returned bare."""
+    text = as_text(parameter, value).strip()
+    _, address = parseaddr(text)
+    if "\r" in text or "\n" in text or not _ADDRESS.match(address):
+        raise ParameterError(parameter, f"{text!r} is not an email address (expected user@domain)")
+    return address
+
+
+def _recipients(value: Any) -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for i, item in enumerate(as_list("receivers", value)):
+        if isinstance(item, Mapping):  # the component's form: {"userid": -1, "email": "..."}
+            if is_blank(item.get("email")):
+                raise ParameterError("receivers", f"entry {i} has no 'email' key: {dict(item)!r}")
+            item = item["email"]
+        address = parse_email_address("receivers", item)
+        found.setdefault(address.lower(), address)
+    return tuple(found.values())
+
+
+def _select_instance(value: Any, config: PackConfig) -> SmtpInstance | None:
+    """The SMTP instance that ``email`` asks for; None when it turns email off."""
+    flag = as_flag("email", value)
+    if flag is False:
+        return None
+    if not config.smtp_instances:
+        raise ParameterError(
+            "email", "no SMTP resource instance is configured: add one under smtp_instances "
+            "in the pack config (see the README)")
+    if flag is True:
+        default = config.default_smtp_instance
+        assert default is not None
+        return default
+    selector = as_text("email", value)
+    for instance in config.smtp_instances:
+        if instance.matches(selector):
+            return instance
+    names = ", ".join(i.assetname for i in config.smtp_instances)
+    raise ParameterError(
+        "email", f"{selector!r} names no configured SMTP instance; expected 1 / true for the "
+        f"default instance, or the assetname, uuid or address of one of: {names}")
+
+
+def _email_request(params: Mapping[str, Any], config: PackConfig) -> EmailRequest | None:
+    email = params.get("email")
+    recipients = _recipients(params.get("receivers"))
+    if is_blank(email):
+        if not recipients:
+            return None
+        email = True  # receivers alone mean "mail them from the default instance"
+    instance = _select_instance(email, config)
+    if instance is None:
+        if recipients:
+            raise ParameterError("email", "is off (false / 0) but receivers were given; set "
+                                 "email to 1 or remove receivers")
+        return None
+    if not recipients:
+        raise ParameterError("receivers", "is required when email is set: give one or more "
+                             "addresses")
+    subject = as_single_line("emailTitle", params.get("emailTitle")) or DEFAULT_SUBJECT
+    body = as_text("emailcontext", params.get("emailcontext")).strip()
+    if not body:
+        raise ParameterError("emailcontext", "is required when sending email: give the body text")
+    return EmailRequest(instance=instance, recipients=recipients, subject=subject, body=body,
+                        html=bool(_HTML.search(body)))

@@ -1,0 +1,98 @@
+"""Reading the component's loosely typed parameters.
+
+The component declares every parameter as a String and carries lists and objects as JSON
+inside strings; StackStorm users pass real arrays and objects, and CLI or ChatOps users type
+comma separated lists.  These helpers accept all of those forms and raise ``ParameterError``
+naming the parameter for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .errors import ParameterError
+
+__all__ = ["is_blank", "as_flag", "as_text", "as_json", "as_list", "as_single_line"]
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n", ""}
+_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def is_blank(value: Any) -> bool:
+    """True for the values a playbook leaves in an unused parameter."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple, dict)):
+        return not value
+    return False
+
+
+def as_flag(name: str, value: Any) -> bool | None:
+    """True / False for a flag-like value, None when the value is not a flag at all."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value in (0, 1):
+            return bool(value)
+        raise ParameterError(name, f"expected 1 / 0 or true / false, got {value}")
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    return None
+
+
+def as_text(name: str, value: Any) -> str:
+    """A string parameter; numbers are accepted and turned into text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ParameterError(name, f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def as_single_line(name: str, value: Any) -> str:
+    """Text that will become a header: CR and LF would let it forge other headers."""
+    text = as_text(name, value).strip()
+    if "\r" in text or "\n" in text:
+        raise ParameterError(name, "must be a single line (CR and LF are not allowed in a header)")
+    return text
+
+
+def as_json(name: str, value: Any) -> Any:
+    """A value that may arrive as JSON text; anything that is not a string passes through."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ParameterError(name, f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+
+
+def as_list(name: str, value: Any) -> list[Any]:
+    """A list given as an array, as a JSON array (or one JSON object) in a string, or as text
+    separated by commas, semicolons or white space."""
+    if is_blank(value):
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            parsed = as_json(name, text)
+            if not isinstance(parsed, list):
+                raise ParameterError(name, "expected a JSON array")
+            return parsed
+        if text.startswith("{"):  # one JSON object: a list of one
+            return [as_json(name, text)]
+        return [part for part in _LIST_SEPARATORS.split(text) if part]
+    raise ParameterError(name, f"expected a list or text, got {type(value).__name__}")

@@ -1,0 +1,107 @@
+"""What an action returns: one ``Delivery`` per channel x target, and their verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Delivery", "NotifyResult", "Redactor"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one message to one target on one channel.
+
+    ``target`` is safe to show (an address, a robot's name, a masked URL); ``code`` is what
+    the provider answered (an SMTP reply code, a DingTalk errcode, an SMS Code), or None when
+    the request never got an answer.
+    """
+
+    channel: str
+    target: str
+    ok: bool
+    code: str | None = None
+    attempts: int = 0
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "target": self.target,
+            "ok": self.ok,
+            "code": self.code,
+            "attempts": self.attempts,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """The result of one action call: ``status`` is true only when every delivery succeeded."""
+
+    deliveries: tuple[Delivery, ...] = ()
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, error: str) -> NotifyResult:
+        """A call refused before anything was sent."""
+        return cls(error=error)
+
+    @property
+    def status(self) -> bool:
+        return not self.error and bool(self.deliveries) and all(d.ok for d in self.deliveries)
+
+    @property
+    def message(self) -> str:
+        if self.error:
+            return f"Nothing was sent: {self.error}"
+        failed = [d for d in self.deliveries if not d.ok]
+        total = len(self.deliveries)
+        if not failed:
+            what = "The delivery" if total == 1 else f"All {total} deliveries"
+            return f"{what} succeeded ({_by_channel(self.deliveries)})."
+        lines = [f"{len(failed)} of {total} deliveries failed ({_by_channel(self.deliveries)}):"]
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for d in failed:  # one line per distinct reason, not per recipient
+            grouped.setdefault((d.channel, d.detail), []).append(d.target)
+        lines += [f"- {channel} to {', '.join(targets)}: {detail}"
+                  for (channel, detail), targets in grouped.items()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "status": self.status,
+            "deliveries": [d.to_dict() for d in self.deliveries],
+            **self.extra,
+        }
+
+
+def _by_channel(deliveries: Sequence[Delivery]) -> str:
+    counts: dict[str, list[int]] = {}
+    for d in deliveries:
+        ok_total = counts.setdefault(d.channel, [0, 0])
+        ok_total[0] += d.ok
+        ok_total[1] += 1
+    return ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in counts.items())
+
+
+class Redactor:
+    """Replaces every known secret value in a text with ``***``.
+
+    Provider answers and library exceptions are shown to users; this is the last line of
+    defence that keeps a password or token that a server echoed out of them.
+    """
+
+    MASK = "***"
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # longest first, so that a secret containing another is masked whole
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, self.MASK)
+        return text

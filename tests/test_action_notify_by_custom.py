@@ -1,0 +1,89 @@
+"""notifyByCustom as StackStorm runs it: through BaseActionTestCase (the real one under
+st2-run-pack-tests, the stand-in under plain pytest)."""
+
+import json
+import os
+
+import jsonschema
+import pytest
+import yaml
+from conftest import PACK_DIR, SMTP_CODE, smtp_instance
+from notifyByCustom import NotifyByCustomAction
+from st2tests.base import BaseActionTestCase
+
+PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
+
+
+def node_value_data(action_name):
+    with open(PLAYBOOK) as f:
+        cells = json.load(f)["cells"]
+    [node] = [c for c in cells if c.get("data", {}).get("actionName") == action_name]
+    return node["data"]["valueData"]
+
+
+def action_metadata():
+    with open(os.path.join(PACK_DIR, "actions", "notifyByCustom.yaml")) as f:
+        return yaml.safe_load(f)
+
+
+class NotifyByCustomActionTestCase(BaseActionTestCase):
+    __test__ = True
+    action_cls = NotifyByCustomAction
+
+    @pytest.fixture(autouse=True)
+    def _servers(self, smtp_server, local_ca):
+        self.server = smtp_server()
+        self.config = {"smtp_instances": [smtp_instance(self.server, local_ca)]}
+
+    def test_sample_playbook_node_2_runs_unchanged(self):
+        params = node_value_data("notifyByCustom")
+        assert params["email"] == 1  # the sample really passes an integer
+        status, result = self.get_action_instance(config=self.config).run(**params)
+        assert status is True and result["status"] is True
+        assert [m.rcpt_tos for m in self.server.received] == [("xxx@163.com",)]
+        assert self.server.received[0].message["Subject"] == "Custom notification test"
+
+    def test_every_declared_parameter_is_accepted_by_run(self):
+        declared = set(action_metadata()["parameters"])
+        assert len(declared) == 14
+        status, result = self.get_action_instance(config=self.config).run(
+            **{name: None for name in declared})
+        assert status is False and "nothing to send" in result["message"]
+
+    def test_the_result_matches_the_output_schema_on_success_and_failure(self):
+        schema = action_metadata()["output_schema"]
+        action = self.get_action_instance(config=self.config)
+        _, ok = action.run(email=1, receivers="a@163.com", emailcontext="x")
+        _, bad = action.run(email=1, receivers="a@163.com,gone@", emailcontext="x")
+        _, partial = action.run(email=1, receivers="a@163.com", emailcontext="x", dingding=1)
+        for result in (ok, bad, partial):
+            jsonschema.validate(result, schema)
+
+    def test_a_failed_delivery_fails_the_execution_and_hides_the_password(self):
+        self.config["smtp_instances"][0]["emailPassword"] = SMTP_CODE + "-old"
+        status, result = self.get_action_instance(config=self.config).run(
+            email=1, receivers="a@163.com", emailcontext="x")
+        assert status is False and result["status"] is False
+        assert result["deliveries"][0]["code"] == "535"
+        assert SMTP_CODE not in json.dumps(result)
+
+    def test_a_bad_parameter_fails_before_anything_is_sent(self):
+        status, result = self.get_action_instance(config=self.config).run(
+            email=1, receivers="a@163.com", emailTitle="x\nBcc: y@z.com", emailcontext="x")
+        assert status is False and result["deliveries"] == []
+        assert "emailTitle" in result["message"] and self.server.received == []
+
+    def test_a_channel_not_supported_yet_is_a_failed_delivery_beside_the_sent_email(self):
+        status, result = self.get_action_instance(config=self.config).run(
+            email=1, receivers="a@163.com", emailcontext="x", dingding=1,
+            dingdingcontext="alert")
+        assert status is False
+        email, dingtalk = result["deliveries"]
+        assert email["ok"] and not dingtalk["ok"] and "not supported yet" in dingtalk["detail"]
+        assert len(self.server.received) == 1
+
+    def test_a_broken_config_is_reported_by_key(self):
+        del self.config["smtp_instances"][0]["emailUsername"]
+        status, result = self.get_action_instance(config=self.config).run(
+            email=1, receivers="a@163.com", emailcontext="x")
+        assert status is False and "smtp_instances[0].emailUsername" in result["message"]
