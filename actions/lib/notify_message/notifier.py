@@ -14,6 +14,7 @@ from typing import Any
 from .channels.email import send_email
 from .config import PackConfig
 from .custom_request import CustomRequest, parse_custom_request
+from .delivery import DeliveryContext
 from .errors import NotifyMessageError
 from .result import Delivery, NotifyResult, Redactor
 
@@ -36,12 +37,12 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
 
 
 async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyResult:
-    """Deliver a validated request; every channel runs concurrently."""
-    redactor = Redactor(config.secrets())
-    jobs: list[Awaitable[list[Delivery]]] = []
-    if request.email is not None:
-        jobs.append(send_email(request.email, redactor=redactor))
-    deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
+    """Deliver a validated request; every channel runs concurrently within one bound."""
+    async with DeliveryContext(Redactor(config.secrets()), config.max_concurrency) as ctx:
+        jobs: list[Awaitable[list[Delivery]]] = []
+        if request.email is not None:
+            jobs.append(send_email(request.email, ctx))
+        deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
     deliveries += [
         Delivery(channel, ", ".join(names), False, None, 0,
                  f"not supported yet: this release of notify_message cannot deliver on "

@@ -18,6 +18,7 @@ import aiosmtplib
 
 from ..config import SmtpInstance
 from ..custom_request import EmailRequest
+from ..delivery import DeliveryContext
 from ..providers import explain_smtp_reply
 from ..result import Delivery, Redactor
 
@@ -75,14 +76,15 @@ def tls_context(instance: SmtpInstance) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=instance.ca_bundle or None)
 
 
-async def send_email(request: EmailRequest, *, redactor: Redactor) -> list[Delivery]:
+async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delivery]:
     """Send one message per recipient over one session of the request's instance."""
     instance = request.instance
     messages = [
         (recipient, build_message(instance, recipient, request.subject, request.body, request.html))
         for recipient in request.recipients
     ]
-    return await _Session(instance, redactor).send_all(messages)
+    async with ctx.limit:  # a session is one delivery slot, however many messages it carries
+        return await _Session(instance, ctx.redactor).send_all(messages)
 
 
 class _Session:
