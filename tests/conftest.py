@@ -38,8 +38,7 @@ def smtp_server(local_ca):
 
     def start(tls=True, **behaviour):
         behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
-        server = LocalSmtpServer(local_ca.server_context if tls else None,
-                                 SmtpBehaviour(**behaviour))
+        server = LocalSmtpServer(local_ca.server_pem if tls else None, SmtpBehaviour(**behaviour))
         server.__enter__()
         started.append(server)
         return server
