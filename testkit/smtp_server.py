@@ -5,12 +5,8 @@ By default it behaves like QQ / NetEase: AUTH is required, a wrong authorization
 ``535``, and a MAIL FROM other than the login gets ``553``.  ``SmtpBehaviour`` turns on the
 other answers the tests need.
 
-The server runs in a child process of its own.  StackStorm's test base classes monkey patch
-the test process with eventlet, which turns threads into greenlets that share asyncio's
-per-thread state; an asyncio server in a thread of that process would collide with the
-client's event loop.  A child process is also what a real server is: another program.
-What the server receives is spooled to a directory, one record per accepted message,
-written before the ``250`` goes out.
+It runs in a child process (see testkit/child.py); each accepted message is spooled before
+the ``250`` goes out.
 """
 
 from __future__ import annotations
@@ -20,28 +16,15 @@ import asyncio
 import base64
 import json
 import logging
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+
+from testkit.child import ChildServer, Spool, announce_ready, free_port
 
 __all__ = ["SmtpBehaviour", "ReceivedMail", "LocalSmtpServer", "free_port"]
-
-_PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -74,65 +57,37 @@ class LocalSmtpServer:
 
     def __init__(self, server_pem: str | None, behaviour: SmtpBehaviour | None = None) -> None:
         self.behaviour = behaviour or SmtpBehaviour()
-        self.server_pem = server_pem
-        self.port = 0
-        self._spool = ""
-        self._process: subprocess.Popen[str] | None = None
+        args = ["--behaviour", json.dumps(asdict(self.behaviour))]
+        if server_pem:
+            args += ["--server-pem", server_pem]
+        self._child = ChildServer("testkit.smtp_server", args)
+
+    @property
+    def port(self) -> int:
+        return self._child.port
 
     @property
     def received(self) -> list[ReceivedMail]:
-        mails = []
-        for name in sorted(os.listdir(self._spool)):
-            if name.endswith(".mail"):
-                with open(os.path.join(self._spool, name)) as f:
-                    record = json.load(f)
-                mails.append(ReceivedMail(record["login"], record["mail_from"],
-                                          tuple(record["rcpt_tos"]),
-                                          base64.b64decode(record["data"])))
-        return mails
+        return [ReceivedMail(r["login"], r["mail_from"], tuple(r["rcpt_tos"]),
+                             base64.b64decode(r["data"])) for r in self._child.spool.read("mail")]
 
     @property
     def sessions(self) -> int:
-        return sum(1 for name in os.listdir(self._spool) if name.endswith(".session"))
+        return len(self._child.spool.read("session"))
 
     def __enter__(self) -> LocalSmtpServer:
-        self._spool = tempfile.mkdtemp(prefix="notify-message-smtp-")
-        self.port = free_port()
-        command = [sys.executable, "-m", "testkit.smtp_server", "--port", str(self.port),
-                   "--spool", self._spool, "--behaviour", json.dumps(asdict(self.behaviour))]
-        if self.server_pem:
-            command += ["--server-pem", self.server_pem]
-        env = dict(os.environ, PYTHONPATH=_PACK_DIR)
-        self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-        ready = self._process.stdout.readline() if self._process.stdout else ""
-        if ready.strip() != "ready":
-            self.__exit__(None, None, None)
-            raise RuntimeError("the loopback SMTP server did not start")
+        self._child.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            if self._process.stdout:
-                self._process.stdout.close()
-            self._process = None
-        shutil.rmtree(self._spool, ignore_errors=True)
+        self._child.__exit__()
 
 
 # --------------------------------------------------------------------------- the child
 class _Handler:
-    def __init__(self, behaviour: SmtpBehaviour, spool: str) -> None:
+    def __init__(self, behaviour: SmtpBehaviour, spool: Spool) -> None:
         self.behaviour = behaviour
         self.spool = spool
-        self.count = 0
-
-    def _record(self, suffix: str, record: dict[str, Any]) -> None:
-        self.count += 1
-        path = os.path.join(self.spool, "%08d%s" % (self.count, suffix))
-        with open(path + ".tmp", "w") as f:
-            json.dump(record, f)
-        os.rename(path + ".tmp", path)
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore
         from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -144,7 +99,7 @@ class _Handler:
         return AuthResult(success=False, handled=False, message=self.behaviour.auth_failure_reply)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        self._record(".session", {"time": time.time()})
+        self.spool.write("session", {"time": time.time()})
         session.host_name = hostname
         return responses
 
@@ -173,14 +128,14 @@ class _Handler:
             return "421 dropped"
         if self.behaviour.data_reply:
             return self.behaviour.data_reply
-        self._record(".mail", {
+        self.spool.write("mail", {
             "login": session.auth_data, "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
             "data": base64.b64encode(envelope.content).decode()})
         return "250 Mail OK queued as loopback"
 
 
-async def _serve(port: int, spool: str, behaviour: SmtpBehaviour, server_pem: str | None) -> None:
+async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: str | None) -> None:
     from aiosmtpd.smtp import SMTP
 
     from testkit.tls import server_context
@@ -196,7 +151,7 @@ async def _serve(port: int, spool: str, behaviour: SmtpBehaviour, server_pem: st
         lambda: SMTP(handler, authenticator=handler.authenticate, auth_required=True,
                      auth_require_tls=False, hostname="localhost"),
         host="127.0.0.1", port=port, ssl=tls)
-    print("ready", flush=True)
+    announce_ready()
     async with server:
         await server.serve_forever()
 
@@ -210,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     behaviour = SmtpBehaviour(**json.loads(args.behaviour))
     try:
-        asyncio.run(_serve(args.port, args.spool, behaviour, args.server_pem))
+        asyncio.run(_serve(args.port, Spool(args.spool), behaviour, args.server_pem))
     except KeyboardInterrupt:
         pass
 

@@ -21,8 +21,8 @@ def node_value_data(action_name):
     return node["data"]["valueData"]
 
 
-def action_metadata():
-    with open(os.path.join(PACK_DIR, "actions", "notifyByCustom.yaml")) as f:
+def action_metadata(name="notifyByCustom"):
+    with open(os.path.join(PACK_DIR, "actions", name + ".yaml")) as f:
         return yaml.safe_load(f)
 
 

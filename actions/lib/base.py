@@ -1,12 +1,18 @@
-"""The one base class of the pack's StackStorm actions: library result -> st2 result."""
+"""The pack's StackStorm side: the one base action, and the st2 homes of what the library
+only describes (the datastore inbox for internal messages, trigger dispatch)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import httpx
 from st2common.runners.base_action import Action
 
-from notify_message import NotifyResult
+from notify_message import NotifyResult, PackConfig
+from notify_message.message_center.inbox import InternalMessage, inbox_key_prefix
+
+INTERNAL_MESSAGE_TRIGGER = "notify_message.internal_message"
 
 
 class NotifyMessageAction(Action):
@@ -17,6 +23,9 @@ class NotifyMessageAction(Action):
     def pack_config(self) -> dict[str, Any]:
         return dict(self.config or {})
 
+    def inbox(self, ttl_days: int) -> DatastoreInbox:
+        return DatastoreInbox(self.action_service, ttl_days * 86400, TriggerDispatcher())
+
     def respond(self, result: NotifyResult) -> tuple[bool, dict[str, Any]]:
         summary = result.message.splitlines()[0]
         if result.status:
@@ -24,3 +33,54 @@ class NotifyMessageAction(Action):
         else:
             self.logger.warning(summary)
         return result.status, result.to_dict()
+
+    def parsed_config(self) -> PackConfig:
+        return PackConfig.from_mapping(self.pack_config)
+
+
+class TriggerDispatcher:
+    """Dispatches a trigger through st2's API (``POST /webhooks/st2``) with the temporary
+    token st2 gives every python action (``ST2_ACTION_API_URL``, ``ST2_ACTION_AUTH_TOKEN``)."""
+
+    def __init__(self, environ: Any = None, timeout: float = 5.0) -> None:
+        environ = os.environ if environ is None else environ
+        self.api_url = (environ.get("ST2_ACTION_API_URL") or "").rstrip("/")
+        self.token = environ.get("ST2_ACTION_AUTH_TOKEN") or ""
+        self.timeout = timeout
+
+    def dispatch(self, trigger: str, payload: dict[str, Any]) -> str:
+        if not self.api_url or not self.token:
+            return f"trigger {trigger} not dispatched: st2 gave this action no API URL or token"
+        try:
+            response = httpx.post(f"{self.api_url}/webhooks/st2",
+                                  json={"trigger": trigger, "payload": payload},
+                                  headers={"X-Auth-Token": self.token}, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return f"trigger {trigger} not dispatched: {type(exc).__name__}"
+        if response.status_code >= 300:
+            return f"trigger {trigger} not dispatched: the st2 API answered {response.status_code}"
+        return f"trigger {trigger} dispatched"
+
+
+class DatastoreInbox:
+    """Internal messages as datastore keys ``notify_message.pmsg.<aliuid>.<id>`` (one key per
+    message, so concurrent executions never overwrite each other), expiring after a TTL."""
+
+    def __init__(self, action_service: Any, ttl_seconds: int,
+                 dispatcher: TriggerDispatcher | None = None) -> None:
+        self.action_service = action_service
+        self.ttl_seconds = ttl_seconds
+        self.dispatcher = dispatcher
+
+    def store(self, message: InternalMessage) -> str:
+        self.action_service.set_value(message.key, message.to_json(), ttl=self.ttl_seconds,
+                                      local=False)
+        where = f"kept in the st2 datastore as {message.key}"
+        if self.dispatcher is None:
+            return where
+        return f"{where}; {self.dispatcher.dispatch(INTERNAL_MESSAGE_TRIGGER, message.to_dict())}"
+
+    def list(self, aliuid: str, limit: int) -> list[InternalMessage]:
+        items = self.action_service.list_values(local=False, prefix=inbox_key_prefix(aliuid)) or []
+        messages = [InternalMessage.from_json(item.value) for item in items]
+        return sorted(messages, key=lambda m: m.id, reverse=True)[:limit]

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config_reader import ConfigReader
 from .errors import ConfigError
+from .message_center.settings import MessageCenterConfig
 from .providers import (
     ALIBABA_MAIL_ENTERPRISE_SERVER,
     BLOCKED_PORT,
@@ -25,64 +27,6 @@ __all__ = ["TLS_MODES", "SmtpInstance", "PackConfig", "ConfigReader"]
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_CONCURRENCY = 10
-
-
-class ConfigReader:
-    """Reads typed values out of one mapping of the config, naming keys by their path."""
-
-    def __init__(self, mapping: Any, path: str) -> None:
-        if mapping is None:
-            mapping = {}
-        if not isinstance(mapping, Mapping):
-            raise ConfigError(path, f"expected an object, got {type(mapping).__name__}")
-        self.mapping = mapping
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def string(self, name: str, *, required: bool = False, default: str = "") -> str:
-        value = self.mapping.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise ConfigError(self.key(name), "is required")
-            return default
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ConfigError(self.key(name), f"expected a string, got {type(value).__name__}")
-        return str(value).strip()
-
-    def choice(self, name: str, choices: Sequence[str], *, default: str) -> str:
-        value = self.string(name, default=default).lower()
-        if value not in choices:
-            raise ConfigError(self.key(name),
-                              f"expected one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def number(self, name: str, *, default: float, minimum: float = 0.0) -> float:
-        value = self.mapping.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(self.key(name), f"expected a number, got {value!r}")
-        if value <= minimum:
-            raise ConfigError(self.key(name), f"expected a number above {minimum:g}, got {value!r}")
-        return float(value)
-
-    def boolean(self, name: str, *, default: bool) -> bool:
-        value = self.mapping.get(name)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
-        return value
-
-    def items(self, name: str) -> list[ConfigReader]:
-        value = self.mapping.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise ConfigError(self.key(name), f"expected a list, got {type(value).__name__}")
-        return [ConfigReader(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
 
 
 @dataclass(frozen=True)
@@ -187,6 +131,7 @@ class PackConfig:
 
     smtp_instances: tuple[SmtpInstance, ...] = ()
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
@@ -197,11 +142,18 @@ class PackConfig:
             smtp_instances=instances,
             max_concurrency=int(reader.number("max_concurrency",
                                               default=DEFAULT_MAX_CONCURRENCY)),
+            message_center=MessageCenterConfig.from_mapping(reader.mapping.get("message_center")),
         )
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that output can be scrubbed of them."""
         return [i.password for i in self.smtp_instances if i.password]
+
+    def smtp_instance(self, selector: str) -> SmtpInstance | None:
+        """The instance an assetname, uuid or address names; blank = the default instance."""
+        if not selector:
+            return self.default_smtp_instance
+        return next((i for i in self.smtp_instances if i.matches(selector)), None)
 
     @property
     def default_smtp_instance(self) -> SmtpInstance | None:

@@ -16,9 +16,12 @@ from .config import PackConfig
 from .custom_request import CustomRequest, parse_custom_request
 from .delivery import DeliveryContext
 from .errors import NotifyMessageError
+from .message_center.inbox import Inbox, MemoryInbox
+from .message_center.local import deliver_local, find_recipient, plan_for
+from .message_center.request import parse_message_center_request
 from .result import Delivery, NotifyResult, Redactor
 
-__all__ = ["notify_by_custom", "deliver_custom"]
+__all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,40 @@ async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyRe
         for channel, names in request.unsupported
     ]
     return NotifyResult(deliveries=tuple(deliveries))
+
+
+def notify_by_message_center(params: Mapping[str, Any],
+                             config: Mapping[str, Any] | PackConfig | None,
+                             *, inbox: Inbox | None = None) -> NotifyResult:
+    """Run notifyByMessageCenter: render the event's template and deliver it on the channels
+    that are both requested and configured for the recipient."""
+    try:
+        pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
+        settings = pack_config.message_center
+        request = parse_message_center_request(_present(params), settings.templates,
+                                               settings.default_lang)
+        recipient = find_recipient(request, pack_config)
+    except NotifyMessageError as exc:
+        return NotifyResult.failed(str(exc))
+    plan = plan_for(request, recipient)
+    extra = {"provider": "local", "eventId": request.event_id, "lang": request.lang,
+             "channels": plan.to_dict()}
+    if not plan.used:
+        asked = ", ".join(plan.requested) or "every configured channel"
+        configured = ", ".join(plan.configured) or "none"
+        return NotifyResult(error=f"no channel to deliver on for {request.event_id}: requested "
+                            f"{asked}; configured for aliuid {request.aliuid}: {configured}",
+                            extra=extra)
+
+    async def deliver() -> list[Delivery]:
+        redactor = Redactor(pack_config.secrets())
+        async with DeliveryContext(redactor, pack_config.max_concurrency) as ctx:
+            return await deliver_local(request, recipient, plan, pack_config, ctx,
+                                       inbox if inbox is not None else MemoryInbox())
+
+    result = NotifyResult(deliveries=tuple(asyncio.run(deliver())), extra=extra)
+    log.info("notifyByMessageCenter: %s", result.message.splitlines()[0])
+    return result
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Stand-in for st2tests.base (used only when st2 is not installed).
 
-Mirrors the part of the real BaseActionTestCase the pack's tests use: ``action_cls`` and
-``get_action_instance(config=...)`` returning an action with a datastore-backed service.
+Mirrors the part of the real BaseActionTestCase the pack's tests use: ``action_cls``,
+``self.action_service`` (one per test, shared by its action instances) and
+``get_action_instance(config=...)``.
 """
 
 import unittest
@@ -41,6 +42,7 @@ class BaseActionTestCase(unittest.TestCase):
         super(BaseActionTestCase, self).setUp()
         if self.action_cls is None:
             raise ValueError("%s.action_cls is not set" % type(self).__name__)
+        self.action_service = MockActionService()
 
     def get_action_instance(self, config=None):
-        return self.action_cls(config=config, action_service=MockActionService())
+        return self.action_cls(config=config, action_service=self.action_service)

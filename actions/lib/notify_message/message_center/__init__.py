@@ -1,0 +1,1 @@
+"""Message Center: templates by event, the receiving-management model, and its providers."""

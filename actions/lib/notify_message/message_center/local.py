@@ -1,0 +1,86 @@
+"""The ``local`` Message Center provider: the receiving-management model in the pack config,
+delivered through this pack's own channels."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from ..channels.email import send_email
+from ..config import PackConfig
+from ..custom_request import EmailRequest
+from ..delivery import DeliveryContext
+from ..errors import ParameterError
+from ..result import Delivery
+from .inbox import Inbox, InternalMessage
+from .receiving import ChannelPlan, Recipient, plan_channels
+from .request import MessageCenterRequest
+from .templates import RenderedMessage
+
+__all__ = ["find_recipient", "plan_for", "deliver_local"]
+
+
+def find_recipient(request: MessageCenterRequest, config: PackConfig) -> Recipient:
+    recipients = config.message_center.recipients
+    recipient = recipients.get(request.aliuid)
+    if recipient is None:
+        known = ", ".join(recipients) or "none"
+        raise ParameterError("aliuid", f"{request.aliuid!r} has no receiving configuration; "
+                             f"expected an aliuid of message_center.recipients (configured: "
+                             f"{known})")
+    return recipient
+
+
+def plan_for(request: MessageCenterRequest, recipient: Recipient) -> ChannelPlan:
+    return plan_channels(request.channels, recipient.statuses(request.event_id))
+
+
+async def deliver_local(request: MessageCenterRequest, recipient: Recipient, plan: ChannelPlan,
+                        config: PackConfig, ctx: DeliveryContext, inbox: Inbox
+                        ) -> list[Delivery]:
+    """Deliver the rendered template on every channel of the plan, concurrently."""
+    message = request.render()
+    jobs: list[Awaitable[list[Delivery]]] = []
+    for channel in plan.used:
+        if channel == "email":
+            jobs.append(_email(message, recipient, config, ctx))
+        elif channel == "pmsg":
+            jobs.append(_pmsg(message, recipient, inbox, ctx))
+        else:
+            jobs.append(_not_supported_yet(channel, recipient))
+    return [d for batch in await asyncio.gather(*jobs) for d in batch]
+
+
+async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                 ctx: DeliveryContext) -> list[Delivery]:
+    addresses = tuple(c.email for c in recipient.contacts if c.email)
+    if not addresses:
+        return [Delivery("email", recipient.aliuid, False, None, 0,
+                         "not sent: no contact of this account has an email address "
+                         "(message_center.recipients[].contacts[].email)")]
+    instance = config.smtp_instance(recipient.smtp_instance)
+    if instance is None:
+        wanted = recipient.smtp_instance or "a default SMTP instance"
+        return [Delivery("email", address, False, None, 0,
+                         f"not sent: {wanted} is not configured under smtp_instances")
+                for address in addresses]
+    request = EmailRequest(instance, addresses, message.subject, message.body, html=False)
+    return await send_email(request, ctx)
+
+
+async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
+                ctx: DeliveryContext) -> list[Delivery]:
+    internal = InternalMessage.new(recipient.aliuid, message.event_id, message.lang,
+                                   message.subject, message.body)
+    try:
+        where = inbox.store(internal)
+    except Exception as exc:  # a datastore outage must not lose the other channels' results
+        return [Delivery("pmsg", recipient.aliuid, False, None, 1,
+                         "not kept: " + ctx.redactor(f"{type(exc).__name__}: {exc}"))]
+    return [Delivery("pmsg", recipient.aliuid, True, internal.id, 1, where)]
+
+
+async def _not_supported_yet(channel: str, recipient: Recipient) -> list[Delivery]:
+    return [Delivery(channel, recipient.aliuid, False, None, 0,
+                     f"not supported yet: this release cannot deliver Message Center "
+                     f"notifications on {channel}; nothing was sent there")]

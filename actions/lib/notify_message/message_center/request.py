@@ -1,0 +1,87 @@
+"""notifyByMessageCenter's parameters, validated into one typed request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ParameterError
+from ..params import as_json, as_list, as_text, is_blank
+from .receiving import CHANNELS
+from .templates import LANGUAGES, MessageTemplate, RenderedMessage, TemplateBook
+
+__all__ = ["MESSAGE_CENTER_PARAMETERS", "MessageCenterRequest", "parse_message_center_request"]
+
+MESSAGE_CENTER_PARAMETERS = ("aliuid", "eventId", "channelTypeList", "lang", "params")
+
+
+@dataclass(frozen=True)
+class MessageCenterRequest:
+    aliuid: str
+    event_id: str
+    channels: tuple[str, ...]      # requested; empty = every configured channel
+    lang: str
+    variables: Mapping[str, str]
+    template: MessageTemplate
+
+    def render(self) -> RenderedMessage:
+        rendered = self.template.render(self.variables)
+        # a variable from an upstream node must not break the subject into header lines
+        subject = " ".join(rendered.subject.split())
+        return RenderedMessage(rendered.event_id, rendered.lang, subject, rendered.body)
+
+
+def parse_message_center_request(params: Mapping[str, Any], templates: TemplateBook,
+                                 default_lang: str) -> MessageCenterRequest:
+    unknown = sorted(set(params) - set(MESSAGE_CENTER_PARAMETERS))
+    if unknown:
+        raise ParameterError(unknown[0], "is not a parameter of notifyByMessageCenter; "
+                             "expected one of " + ", ".join(MESSAGE_CENTER_PARAMETERS))
+    aliuid = _required("aliuid", params.get("aliuid"))
+    event_id = _required("eventId", params.get("eventId"))
+    lang = as_text("lang", params.get("lang")).strip().lower() or default_lang
+    if lang not in LANGUAGES:
+        raise ParameterError("lang", f"expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+    channels = _channels(params.get("channelTypeList"))
+    template = templates.get(event_id, lang)
+    variables = _variables(params.get("params"))
+    variables.setdefault("aliyunUID", aliuid)  # the templates greet the account by its UID
+    request = MessageCenterRequest(aliuid, event_id, channels, lang, variables, template)
+    request.render()  # a missing variable is an error now, before anything is sent
+    return request
+
+
+def _required(name: str, value: Any) -> str:
+    text = as_text(name, value).strip()
+    if not text:
+        raise ParameterError(name, "is required")
+    return text
+
+
+def _channels(value: Any) -> tuple[str, ...]:
+    channels: list[str] = []
+    for item in as_list("channelTypeList", value):
+        channel = as_text("channelTypeList", item).strip().lower()
+        if channel not in CHANNELS:
+            raise ParameterError("channelTypeList", f"{item!r} is not a channel; expected any "
+                                 f"of {', '.join(CHANNELS)} (blank = every configured channel)")
+        if channel not in channels:
+            channels.append(channel)
+    return tuple(channels)
+
+
+def _variables(value: Any) -> dict[str, str]:
+    if is_blank(value):
+        return {}
+    parsed = as_json("params", value)
+    if not isinstance(parsed, Mapping):
+        raise ParameterError("params", "expected a JSON object of template variables, e.g. "
+                             '{"incidentName": "...", "incidentID": "...", "startTime": "..."}')
+    variables = {}
+    for name, item in parsed.items():
+        if isinstance(item, (dict, list)):
+            raise ParameterError("params", f"variable {name!r} must be text or a number, "
+                                 f"got {type(item).__name__}")
+        variables[str(name)] = "" if item is None else str(item)
+    return variables

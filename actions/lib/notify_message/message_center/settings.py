@@ -1,0 +1,36 @@
+"""The ``message_center`` section of the pack config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config_reader import ConfigReader
+from .receiving import Recipient, parse_recipients
+from .templates import LANGUAGES, TemplateBook
+
+__all__ = ["PROVIDERS", "MessageCenterConfig"]
+
+PROVIDERS = ("local", "aliyun_soar")
+
+
+@dataclass(frozen=True)
+class MessageCenterConfig:
+    provider: str = "local"
+    default_lang: str = "zh"
+    recipients: Mapping[str, Recipient] = field(default_factory=dict)
+    templates: TemplateBook = field(default_factory=TemplateBook)
+    pmsg_ttl_days: int = 30
+
+    @classmethod
+    def from_mapping(cls, value: Any, path: str = "message_center") -> MessageCenterConfig:
+        reader = ConfigReader(value, path)
+        return cls(
+            provider=reader.choice("provider", PROVIDERS, default="local"),
+            default_lang=reader.choice("default_lang", LANGUAGES, default="zh"),
+            recipients=parse_recipients(reader),
+            templates=TemplateBook.from_config(reader.mapping.get("templates"),
+                                               reader.key("templates")),
+            pmsg_ttl_days=int(reader.number("pmsg_ttl_days", default=30)),
+        )

@@ -1,0 +1,83 @@
+"""A loopback stand-in for the one st2 API endpoint the pack calls: ``POST /v1/webhooks/st2``
+(dispatch a trigger).  It checks the token and the body the way st2api does and spools what
+it accepted.  Runs in a child process (see testkit/child.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from testkit.child import ChildServer, Spool, announce_ready
+
+__all__ = ["LocalSt2Api"]
+
+
+class LocalSt2Api:
+    """``with LocalSt2Api(token) as api:`` -> ``api.url`` (``http://127.0.0.1:P/v1``)."""
+
+    def __init__(self, token: str) -> None:
+        self._child = ChildServer("testkit.st2_api", ["--token", token])
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/v1" % self._child.port
+
+    @property
+    def dispatched(self) -> list[dict[str, Any]]:
+        return self._child.spool.read("trigger")
+
+    def __enter__(self) -> LocalSt2Api:
+        self._child.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.__exit__()
+
+
+def _handler(token: str, spool: Spool) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.rstrip("/") != "/v1/webhooks/st2":
+                return self._answer(404, {"faultstring": "Not Found"})
+            if self.headers.get("X-Auth-Token") != token:
+                return self._answer(401, {"faultstring": "Unauthorized"})
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return self._answer(400, {"faultstring": "Invalid JSON"})
+            if not isinstance(data, dict) or not isinstance(data.get("trigger"), str) \
+                    or not isinstance(data.get("payload"), dict):
+                return self._answer(400, {"faultstring": "Trigger not specified."})
+            spool.write("trigger", data)
+            self._answer(202, data)
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--token", required=True)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(args.token, Spool(args.spool)))
+    announce_ready()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
