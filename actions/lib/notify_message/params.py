@@ -74,7 +74,7 @@ def as_json(name: str, value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ParameterError(name, f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
 
 
