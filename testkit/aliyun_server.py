@@ -16,22 +16,32 @@ It checks what the real gateway checks, in the same order, and answers the same 
 
 ``AliyunBehaviour`` scripts the rest: a business error for chosen numbers or for every
 request, API throttling for the first requests, latency, dropped connections, HTTP 500.
+
+The server runs in a child process of its own, as the SMTP server does: StackStorm's test
+base classes monkey patch the test process with eventlet, so a server thread there would be
+a greenlet sharing the client's event loop.  The child spools what it accepted to a
+directory (one JSON record per request, written before the answer goes out) and reloads
+``behaviour.json`` from there when ``LocalAliyunServer.update()`` changes it.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
 import json
+import os
 import re
-import ssl
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from calendar import timegm
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -114,7 +124,10 @@ class AliyunBehaviour:
     drop_first: int = 0                       # close the first N connections unanswered
     http_500_first: int = 0                   # InternalError (HTTP 500) for the first N
     voice_calls_per_minute: int = 1           # per called number
-    clock: Callable[[], float] = time.time
+    clock_offset: float = 0.0                 # seconds the gateway's clock is ahead
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,83 @@ class ReceivedCall:
     params: dict[str, str]
 
 
+_PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LocalAliyunServer:
+    """``with LocalAliyunServer(behaviour, server_pem) as server:`` -> ``server.url``;
+    ``server_pem`` (key and certificate chain) None means plain HTTP."""
+
+    def __init__(self, behaviour: AliyunBehaviour, server_pem: str | None = None) -> None:
+        self.behaviour = behaviour
+        self.server_pem = server_pem
+        self.port = 0
+        self.url = ""
+        self._spool = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def update(self, **changes: object) -> None:
+        """Change the behaviour of the running server (it reloads before each request)."""
+        for name, value in changes.items():
+            setattr(self.behaviour, name, value)
+        _write_json(os.path.join(self._spool, "behaviour.json"), asdict(self.behaviour))
+
+    @property
+    def received(self) -> list[ReceivedCall]:
+        return [ReceivedCall(**record) for record in self._records(".call")]
+
+    @property
+    def requests(self) -> int:
+        return len(self._records(".request"))
+
+    @property
+    def connections(self) -> int:
+        return len(self._records(".connection"))
+
+    def _records(self, suffix: str) -> list[dict]:
+        records = []
+        for name in sorted(os.listdir(self._spool)):
+            if name.endswith(suffix):
+                with open(os.path.join(self._spool, name), encoding="utf-8") as f:
+                    records.append(json.load(f))
+        return records
+
+    def __enter__(self) -> LocalAliyunServer:
+        self._spool = tempfile.mkdtemp(prefix="notify-message-aliyun-")
+        self.update()
+        command = [sys.executable, "-m", "testkit.aliyun_server", "--spool", self._spool]
+        if self.server_pem:
+            command += ["--server-pem", self.server_pem]
+        path = [_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        ready = self._process.stdout.readline().split() if self._process.stdout else []
+        if len(ready) != 2 or ready[0] != "ready":
+            self.__exit__(None, None, None)
+            raise RuntimeError("the loopback Alibaba Cloud server did not start")
+        self.port = int(ready[1])
+        self.url = f"{'https' if self.server_pem else 'http'}://127.0.0.1:{self.port}/"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            if self._process.stdout:
+                self._process.stdout.close()
+            self._process = None
+        shutil.rmtree(self._spool, ignore_errors=True)
+
+
+def _write_json(path: str, record: object) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(record, f, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+
+
+# --------------------------------------------------------------------------- the child
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -135,8 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        with self.server.lock:
-            self.server.connections += 1
+        self.server.record(".connection", {})
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET", dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
@@ -151,10 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST", dict(parse_qsl(body, keep_blank_values=True)))
 
     def _handle(self, method: str, params: dict[str, str]) -> None:
-        server, behaviour = self.server, self.server.behaviour
-        with server.lock:
-            server.requests += 1
-            number = server.requests
+        server = self.server
+        behaviour = server.reload()
+        number = server.record(".request", {})
         if behaviour.latency:
             time.sleep(behaviour.latency)
         if number <= behaviour.drop_first:
@@ -171,8 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         if number <= behaviour.throttle_first:
             self._gateway_error("Throttling.User")
             return
-        with server.lock:
-            server.received.append(ReceivedCall(method, params["Action"], params))
+        server.record(".call", {"method": method, "action": params["Action"], "params": params})
         action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
         self._answer(200, action[params["Action"]](params))
 
@@ -194,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
             stamp = timegm(time.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
         except ValueError:
             return ("InvalidTimeStamp.Format", {})
-        if abs(behaviour.clock() - stamp) > TIMESTAMP_SKEW:
+        if abs(behaviour.now() - stamp) > TIMESTAMP_SKEW:
             return ("InvalidTimeStamp.Expired", {})
         with self.server.lock:
             if params["SignatureNonce"] in self.server.nonces:
@@ -232,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             return self._business(problem)
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
-                "BizId": f"{int(behaviour.clock() * 1000) % 10**12}^{len(self.server.received)}"}
+                "BizId": f"{int(behaviour.now() * 1000) % 10**12}^{self.server.calls_seen}"}
 
     def _single_call_by_tts(self, params: dict[str, str]) -> dict[str, str]:
         behaviour = self.server.behaviour
@@ -261,14 +348,14 @@ class _Handler(BaseHTTPRequestHandler):
         problem = self._scripted([called])
         if problem:
             return self._business(problem)
-        now = behaviour.clock()
+        now = behaviour.now()
         with self.server.lock:
             recent = [t for t in self.server.calls.get(called, []) if now - t < 60]
             if len(recent) >= behaviour.voice_calls_per_minute:
                 return self._business("isv.BUSINESS_LIMIT_CONTROL")
             self.server.calls[called] = recent + [now]
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
-                "CallId": f"{int(now) % 10**9}^{len(self.server.received)}"}
+                "CallId": f"{int(now) % 10**9}^{self.server.calls_seen}"}
 
     def _scripted(self, numbers: list[str]) -> str | None:
         behaviour = self.server.behaviour
@@ -317,46 +404,60 @@ def _request_id() -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, behaviour: AliyunBehaviour, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, spool: str) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.behaviour = behaviour
+        self.spool = spool
         self.lock = threading.Lock()
-        self.received: list[ReceivedCall] = []
+        self.behaviour = AliyunBehaviour()
+        self._behaviour_stamp = 0
         self.nonces: set[str] = set()
         self.calls: dict[str, list[float]] = {}
-        self.requests = 0
-        self.connections = 0
-        if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True)
-
-
-class LocalAliyunServer:
-    """``with LocalAliyunServer(behaviour, tls=ctx) as server:`` -> ``server.url``."""
-
-    def __init__(self, behaviour: AliyunBehaviour, tls: ssl.SSLContext | None = None) -> None:
-        self._server = _Server(behaviour, tls)
-        self.behaviour = behaviour
-        self.port = self._server.server_address[1]
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
+        self.count = 0
+        self.counts: dict[str, int] = {}
 
     @property
-    def received(self) -> list[ReceivedCall]:
-        return self._server.received
+    def calls_seen(self) -> int:
+        return self.counts.get(".call", 0)
 
-    @property
-    def requests(self) -> int:
-        return self._server.requests
+    def reload(self) -> AliyunBehaviour:
+        path = os.path.join(self.spool, "behaviour.json")
+        with self.lock:
+            stamp = os.stat(path).st_mtime_ns
+            if stamp != self._behaviour_stamp:
+                with open(path, encoding="utf-8") as f:
+                    fields = json.load(f)
+                self.behaviour = AliyunBehaviour(**{k: tuple(v) if isinstance(v, list) else v
+                                                    for k, v in fields.items()})
+                self._behaviour_stamp = stamp
+            return self.behaviour
 
-    @property
-    def connections(self) -> int:
-        return self._server.connections
+    def record(self, suffix: str, record: dict) -> int:
+        """Spool one record; returns how many of this kind there are now."""
+        with self.lock:
+            self.count += 1
+            self.counts[suffix] = self.counts.get(suffix, 0) + 1
+            _write_json(os.path.join(self.spool, "%08d%s" % (self.count, suffix)), record)
+            return self.counts[suffix]
 
-    def __enter__(self) -> LocalAliyunServer:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--server-pem")
+    args = parser.parse_args()
+    server = _Server(args.spool)
+    if args.server_pem:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.server_pem)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("ready", server.server_address[1], flush=True)
+    try:
+        server.serve_forever(0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

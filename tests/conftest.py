@@ -85,16 +85,26 @@ SIGN_NAME, SMS_TEMPLATE, TTS_TEMPLATE = "云安全中心", "SMS_460000001", "TTS
 SHOW_NUMBER = "057112345678"
 
 
+@pytest.fixture(scope="session")
+def aliyun_server_pem(local_ca, tmp_path_factory):
+    """Key and certificate chain for the loopback gateway, issued by the local CA."""
+    path = str(tmp_path_factory.mktemp("aliyun-tls") / "server.pem")
+    local_ca.ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem \
+        .write_to_path(path)
+    return path
+
+
 @pytest.fixture
-def aliyun_server(local_ca):
-    """Start loopback Alibaba Cloud gateways: ``aliyun_server(**AliyunBehaviour fields)``;
-    HTTPS with the local CA and the ALIYUN_KEY_ID / ALIYUN_SECRET account."""
+def aliyun_server(aliyun_server_pem):
+    """Start loopback Alibaba Cloud gateways (child processes):
+    ``aliyun_server(**AliyunBehaviour fields)``; HTTPS with the local CA and the
+    ALIYUN_KEY_ID / ALIYUN_SECRET account."""
     started = []
 
     def start(tls=True, **behaviour):
         behaviour.setdefault("accounts", {ALIYUN_KEY_ID: ALIYUN_SECRET})
         server = LocalAliyunServer(AliyunBehaviour(**behaviour),
-                                   local_ca.server_context if tls else None)
+                                   aliyun_server_pem if tls else None)
         server.__enter__()
         started.append(server)
         return server

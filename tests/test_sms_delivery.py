@@ -137,6 +137,6 @@ def test_sms_names_a_profile(sms_config):
     config, server = sms_config()
     second = dict(config["sms_profiles"][0], name="night", sign_name="夜间值班")
     config["sms_profiles"].append(second)
-    server.behaviour.sign_names += ("夜间值班",)
+    server.update(sign_names=server.behaviour.sign_names + ("夜间值班",))
     assert text(config, telephone="13800138000", sms="night").status
     assert server.received[0].params["SignName"] == "夜间值班"
