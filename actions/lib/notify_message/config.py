@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .aliyun import AliyunAccount
 from .config_reader import ConfigReader
 from .errors import ConfigError
 from .message_center.settings import MessageCenterConfig
@@ -21,8 +22,10 @@ from .providers import (
     STARTTLS_PORT,
     infer_smtp_host,
 )
+from .sms_config import SmsProfile, default_profile, parse_sms_profiles
 
-__all__ = ["TLS_MODES", "SmtpInstance", "PackConfig", "ConfigReader"]
+__all__ = ["TLS_MODES", "SmtpInstance", "PackConfig", "ConfigReader", "SmsProfile",
+           "AliyunAccount"]
 
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
@@ -131,6 +134,8 @@ class PackConfig:
 
     smtp_instances: tuple[SmtpInstance, ...] = ()
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    aliyun: AliyunAccount | None = None           # SMS, voice and the Message Center relay
+    sms_profiles: tuple[SmsProfile, ...] = ()
     message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
 
     @classmethod
@@ -138,16 +143,32 @@ class PackConfig:
         reader = ConfigReader(mapping, "")
         instances = tuple(SmtpInstance.from_reader(r) for r in reader.items("smtp_instances"))
         _check_unique(instances)
+        aliyun_value = reader.mapping.get("aliyun")
+        aliyun = (None if aliyun_value is None
+                  else AliyunAccount.from_reader(ConfigReader(aliyun_value, "aliyun")))
+        sms_profiles = parse_sms_profiles(reader.items("sms_profiles"))
+        if sms_profiles and aliyun is None:
+            raise ConfigError("aliyun", "is required with sms_profiles: give access_key_id and "
+                              "access_key_secret of the Alibaba Cloud account that sends")
         return cls(
             smtp_instances=instances,
             max_concurrency=int(reader.number("max_concurrency",
                                               default=DEFAULT_MAX_CONCURRENCY)),
+            aliyun=aliyun,
+            sms_profiles=sms_profiles,
             message_center=MessageCenterConfig.from_mapping(reader.mapping.get("message_center")),
         )
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that output can be scrubbed of them."""
-        return [i.password for i in self.smtp_instances if i.password]
+        secrets = [i.password for i in self.smtp_instances if i.password]
+        if self.aliyun is not None:
+            secrets += self.aliyun.secrets()
+        return secrets
+
+    @property
+    def default_sms_profile(self) -> SmsProfile | None:
+        return default_profile(self.sms_profiles)
 
     def smtp_instance(self, selector: str) -> SmtpInstance | None:
         """The instance an assetname, uuid or address names; blank = the default instance."""

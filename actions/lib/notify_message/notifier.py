@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from .channels.email import send_email
+from .channels.sms import new_out_id, send_sms
+from .channels.voice import place_calls
 from .config import PackConfig
 from .custom_request import CustomRequest, parse_custom_request
 from .delivery import DeliveryContext
@@ -45,6 +47,11 @@ async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyRe
         jobs: list[Awaitable[list[Delivery]]] = []
         if request.email is not None:
             jobs.append(send_email(request.email, ctx))
+        out_id = new_out_id()  # one OutId for the texts and calls of this notification
+        if request.sms is not None:
+            jobs.append(send_sms(request.sms, ctx, out_id=out_id))
+        if request.voice is not None:
+            jobs.append(place_calls(request.voice, ctx, out_id=out_id))
         deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
     deliveries += [
         Delivery(channel, ", ".join(names), False, None, 0,

@@ -15,7 +15,8 @@ class Delivery:
 
     ``target`` is safe to show (an address, a robot's name, a masked URL); ``code`` is what
     the provider answered (an SMTP reply code, a DingTalk errcode, an SMS Code), or None when
-    the request never got an answer.
+    the request never got an answer.  ``reference`` is the provider's id of the message, for
+    looking it up later (SMS BizId, voice CallId), or None.
     """
 
     channel: str
@@ -24,6 +25,7 @@ class Delivery:
     code: str | None = None
     attempts: int = 0
     detail: str = ""
+    reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +35,7 @@ class Delivery:
             "code": self.code,
             "attempts": self.attempts,
             "detail": self.detail,
+            "reference": self.reference,
         }
 
 

@@ -1,0 +1,151 @@
+"""notifyByCustom's two JSON parameters: ``jsonInput`` (the whole payload) and
+``customReceiver`` (extra receivers).
+
+jsonInput
+    A JSON object whose keys are notifyByCustom parameters, e.g.
+    ``{"email": 1, "receivers": ["a@163.com"], "emailcontext": "...", "sms": 1}``.
+    A parameter given explicitly (not blank) wins over the same key in jsonInput; a key that
+    is not a parameter, or ``jsonInput`` itself, is refused by name.
+
+customReceiver
+    Either an object of receiver lists::
+
+        {"emails": ["a@163.com"], "phones": ["13800138000"], "dingtalk": ["soc-robot"]}
+
+    or a list of contacts (Message Center's contact shape, plus the component's userid)::
+
+        [{"name": "Zhang San", "email": "a@163.com", "mobile": "13800138000"}]
+
+    Emails join ``receivers``, phones join ``telephone``, and ``dingtalk`` names robots
+    (configured robot names or webhook URLs) that get the DingTalk message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ParameterError
+from .params import as_json, as_list, as_text, is_blank
+from .phones import PhoneNumber, parse_phones
+
+__all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "apply_json_input",
+           "parse_custom_receiver"]
+
+CUSTOM_RECEIVER_KEYS = ("emails", "phones", "dingtalk")
+CONTACT_KEYS = ("name", "userid", "email", "mobile")
+_PARAMETER = "customReceiver"
+_SHAPE = ('expected {"emails": [...], "phones": [...], "dingtalk": [...]} or a list of '
+          'contacts [{"name": ..., "email": ..., "mobile": ...}]')
+
+
+def apply_json_input(params: Mapping[str, Any], parameters: Collection[str]
+                     ) -> tuple[dict[str, Any], frozenset[str]]:
+    """The parameters with jsonInput's keys filled in under the explicit ones, and the names
+    whose value came from jsonInput (so that an error can say ``jsonInput.<name>``)."""
+    merged = {name: value for name, value in params.items() if name != "jsonInput"}
+    raw = params.get("jsonInput")
+    if is_blank(raw):
+        return merged, frozenset()
+    payload = as_json("jsonInput", raw)
+    if not isinstance(payload, Mapping):
+        raise ParameterError("jsonInput", "expected a JSON object whose keys are notifyByCustom "
+                             f"parameters, got {type(payload).__name__}")
+    if "jsonInput" in payload:
+        raise ParameterError("jsonInput", "cannot contain jsonInput itself")
+    unknown = sorted(str(k) for k in payload if k not in parameters)
+    if unknown:
+        raise ParameterError("jsonInput", f"unknown key{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(repr(k) for k in unknown)}; expected keys among "
+                             + ", ".join(p for p in parameters if p != "jsonInput"))
+    taken = {name: value for name, value in payload.items() if is_blank(merged.get(name))}
+    merged.update(taken)
+    return merged, frozenset(name for name, value in taken.items() if not is_blank(value))
+
+
+@dataclass(frozen=True)
+class CustomReceivers:
+    emails: tuple[str, ...] = ()
+    phones: tuple[PhoneNumber, ...] = ()
+    robots: tuple[str, ...] = ()   # DingTalk robot names or webhook URLs (never shown)
+
+
+def parse_custom_receiver(value: Any, parse_email: Callable[[str, Any], str]
+                          ) -> CustomReceivers:
+    """customReceiver in either accepted shape; ParameterError naming it for anything else.
+    ``parse_email(parameter, value)`` validates one address."""
+    if is_blank(value):
+        return CustomReceivers()
+    parsed = as_json(_PARAMETER, value.strip()) if isinstance(value, str) else value
+    if isinstance(parsed, Mapping):
+        return _from_lists(parsed, parse_email)
+    if isinstance(parsed, (list, tuple)):
+        return _from_contacts(parsed, parse_email)
+    raise ParameterError(_PARAMETER, f"{_SHAPE}; got {type(parsed).__name__}")
+
+
+def _from_lists(mapping: Mapping[str, Any], parse_email: Callable[[str, Any], str]
+                ) -> CustomReceivers:
+    unknown = sorted(str(k) for k in mapping if k not in CUSTOM_RECEIVER_KEYS)
+    if unknown:
+        raise ParameterError(_PARAMETER, f"unknown key {', '.join(repr(k) for k in unknown)}; "
+                             f"expected any of {', '.join(CUSTOM_RECEIVER_KEYS)}")
+    for key, entries in mapping.items():
+        if not is_blank(entries) and not isinstance(entries, (list, tuple, str)):
+            raise ParameterError(f"{_PARAMETER}.{key}", "expected a list of strings")
+    emails = [parse_email(f"{_PARAMETER}.emails", item)
+              for item in _strings("emails", mapping.get("emails"))]
+    phones = parse_phones(f"{_PARAMETER}.phones", mapping.get("phones"))
+    robot_entries = _strings("dingtalk", mapping.get("dingtalk"))
+    robots = [_robot(i, item) for i, item in enumerate(robot_entries)]
+    return CustomReceivers(_unique(emails), phones, tuple(dict.fromkeys(robots)))
+
+
+def _from_contacts(contacts: Any, parse_email: Callable[[str, Any], str]) -> CustomReceivers:
+    emails: list[str] = []
+    phones: list[Any] = []
+    for i, contact in enumerate(contacts):
+        where = f"{_PARAMETER}[{i}]"
+        if not isinstance(contact, Mapping):
+            raise ParameterError(where, f"expected a contact object with email and/or mobile, "
+                                 f"got {type(contact).__name__}")
+        unknown = sorted(str(k) for k in contact if k not in CONTACT_KEYS)
+        if unknown:
+            raise ParameterError(where, f"unknown key {', '.join(repr(k) for k in unknown)}; "
+                                 f"expected any of {', '.join(CONTACT_KEYS)}")
+        if is_blank(contact.get("email")) and is_blank(contact.get("mobile")):
+            raise ParameterError(where, "has neither email nor mobile")
+        if not is_blank(contact.get("email")):
+            emails.append(parse_email(f"{where}.email", contact["email"]))
+        if not is_blank(contact.get("mobile")):
+            phones.extend(parse_phones(f"{where}.mobile", [contact["mobile"]]))
+    unique_phones = tuple({p.wire: p for p in phones}.values())
+    return CustomReceivers(_unique(emails), unique_phones, ())
+
+
+def _strings(key: str, value: Any) -> list[str]:
+    items = as_list(f"{_PARAMETER}.{key}", value)
+    for item in items:
+        if not isinstance(item, str):
+            raise ParameterError(f"{_PARAMETER}.{key}",
+                                 f"expected strings, got {type(item).__name__}")
+    return [item.strip() for item in items if item.strip()]
+
+
+def _robot(index: int, text: str) -> str:
+    """A robot's configured name or its webhook URL.  Error messages name the entry by index
+    only: a webhook URL carries the robot's access token."""
+    where = f"{_PARAMETER}.dingtalk[{index}]"
+    if any(c in text for c in "\r\n\t"):
+        raise ParameterError(where, "must be one robot name or webhook URL on one line")
+    if "://" in text and not text.lower().startswith("https://"):
+        raise ParameterError(where, "a webhook URL must start with https://")
+    return as_text(where, text)
+
+
+def _unique(addresses: list[str]) -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for address in addresses:
+        found.setdefault(address.lower(), address)
+    return tuple(found.values())

@@ -1,0 +1,463 @@
+"""A loopback HTTP(S) server that answers like Alibaba Cloud's RPC API gateway for SMS
+(SendSms, Dysmsapi 2017-05-25) and voice (SingleCallByTts, Dyvmsapi 2017-05-25).
+
+It checks what the real gateway checks, in the same order, and answers the same bodies:
+
+- the common parameters, the AccessKeyId (``InvalidAccessKeyId.NotFound``, HTTP 404), the
+  signature, recomputed here independently of the pack's code from the published algorithm
+  (``SignatureDoesNotMatch``, HTTP 400, quoting the server's string to sign as Alibaba does),
+  the timestamp (15 minutes, ``InvalidTimeStamp.Expired``), nonce reuse
+  (``SignatureNonceUsed``), the API version and action;
+- then the action: phone number formats and count, the approved signatures, templates and
+  caller numbers of the fake account, the template variables, TtsParam's length, PlayTimes /
+  Volume / Speed ranges, and the per-number voice limit of one call a minute; business errors
+  come back as HTTP 200 with ``Code`` set, as SendSms does.  (The documented limits are
+  imported from the pack, their one home; the signature is deliberately not.)
+
+``AliyunBehaviour`` scripts the rest: a business error for chosen numbers or for every
+request, API throttling for the first requests, latency, dropped connections, HTTP 500.
+
+The server runs in a child process of its own, as the SMTP server does: StackStorm's test
+base classes monkey patch the test process with eventlet, so a server thread there would be
+a greenlet sharing the client's event loop.  The child spools what it accepted to a
+directory (one JSON record per request, written before the answer goes out) and reloads
+``behaviour.json`` from there when ``LocalAliyunServer.update()`` changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from calendar import timegm
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from notify_message.channels.sms import MAX_NUMBERS_PER_REQUEST
+from notify_message.phone_request import TTS_PARAM_LIMIT
+from notify_message.sms_config import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
+
+__all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_signature",
+           "BUSINESS_MESSAGES"]
+
+TIMESTAMP_SKEW = 15 * 60
+VERSIONS = {"SendSms": "2017-05-25", "SingleCallByTts": "2017-05-25"}
+COMMON = ("AccessKeyId", "Action", "Format", "SignatureMethod", "SignatureNonce",
+          "SignatureVersion", "Timestamp", "Version")
+_CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?1[3-9]\d{9}$")
+_CN_LANDLINE = re.compile(r"^0[1-9]\d{8,10}$")
+_INTERNATIONAL = re.compile(r"^[1-9]\d{6,14}$")
+
+# Messages as Alibaba words them (HTTP status, Message) for the gateway's own errors
+GATEWAY_ERRORS = {
+    "InvalidAccessKeyId.NotFound": (404, "Specified access key is not found."),
+    "SignatureDoesNotMatch": (400, "Specified signature is not matched with our calculation. "
+                                   "server string to sign is:{sts}"),
+    "IncompleteSignature": (400, "The request signature does not conform to Aliyun standards."),
+    "InvalidTimeStamp.Expired": (400, "Specified time stamp or date value is expired."),
+    "InvalidTimeStamp.Format": (400, "Specified time stamp or date value is not well formatted."),
+    "SignatureNonceUsed": (400, "Specified signature nonce was used already."),
+    "MissingParameter": (400, "The input parameter \"{name}\" that is mandatory for processing "
+                              "this request is not supplied."),
+    "Throttling.User": (400, "Request was denied due to user flow control."),
+    "InvalidVersion": (400, "Specified parameter Version is not valid."),
+    "InvalidAction.NotFound": (404, "Specified api is not found, please check your url and "
+                                    "method."),
+    "InternalError": (500, "The request processing has failed due to some unknown error."),
+}
+BUSINESS_MESSAGES = {
+    "isv.BUSINESS_LIMIT_CONTROL": "触发分钟级流控Permits:1",
+    "isv.DAY_LIMIT_CONTROL": "触发日发送限额",
+    "isv.MOBILE_NUMBER_ILLEGAL": "非法手机号",
+    "isv.MOBILE_COUNT_OVER_LIMIT": "手机号码数量超过限制",
+    "isv.SMS_SIGNATURE_ILLEGAL": "该账号下找不到对应签名",
+    "isv.SMS_TEMPLATE_ILLEGAL": "该账号下找不到对应模板",
+    "isv.TEMPLATE_MISSING_PARAMETERS": "模板变量缺少对应参数值",
+    "isv.INVALID_JSON_PARAM": "JSON参数不合法，只接受字符串值",
+    "isv.AMOUNT_NOT_ENOUGH": "账户余额不足",
+    "isv.TTS_TEMPLATE_ILLEGAL": "TTS模板不合法",
+    "isv.DISPLAY_NUMBER_ILLEGAL": "号显不合法",
+    "isv.PARAM_LENGTH_LIMIT": "参数长度受限",
+    "isv.INVALID_PARAMETERS": "参数异常",
+}
+
+
+def _pct(value: str) -> str:
+    # the published rule: UTF-8, only A-Z a-z 0-9 - _ . ~ unencoded, space as %20
+    return quote(value, safe="~")
+
+
+def independent_signature(method: str, params: dict[str, str], secret: str) -> tuple[str, str]:
+    """(signature, string to sign) as the gateway computes them."""
+    pairs = sorted((k, v) for k, v in params.items() if k != "Signature")
+    query = "&".join(f"{_pct(k)}={_pct(v)}" for k, v in pairs)
+    to_sign = f"{method}&{_pct('/')}&{_pct(query)}"
+    mac = hmac.new((secret + "&").encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode(), to_sign
+
+
+@dataclass
+class AliyunBehaviour:
+    accounts: dict[str, str] = field(default_factory=dict)      # AccessKeyId -> secret
+    sign_names: tuple[str, ...] = ("云安全中心",)
+    sms_templates: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"SMS_460000001": ("content",)})    # code -> its variables
+    tts_templates: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"TTS_460000001": ("content",)})
+    show_numbers: tuple[str, ...] = ("057112345678",)
+    business_code: str | None = None          # answer every action with this Code
+    number_codes: dict[str, str] = field(default_factory=dict)  # number -> Code
+    throttle_first: int = 0                   # Throttling.User for the first N requests
+    latency: float = 0.0                      # seconds before answering
+    drop_first: int = 0                       # close the first N connections unanswered
+    http_500_first: int = 0                   # InternalError (HTTP 500) for the first N
+    voice_calls_per_minute: int = 1           # per called number
+    clock_offset: float = 0.0                 # seconds the gateway's clock is ahead
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+
+@dataclass(frozen=True)
+class ReceivedCall:
+    """A request that passed the gateway checks (signature and all)."""
+
+    method: str
+    action: str
+    params: dict[str, str]
+
+
+_PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LocalAliyunServer:
+    """``with LocalAliyunServer(behaviour, server_pem) as server:`` -> ``server.url``;
+    ``server_pem`` (key and certificate chain) None means plain HTTP."""
+
+    def __init__(self, behaviour: AliyunBehaviour, server_pem: str | None = None) -> None:
+        self.behaviour = behaviour
+        self.server_pem = server_pem
+        self.port = 0
+        self.url = ""
+        self._spool = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def update(self, **changes: object) -> None:
+        """Change the behaviour of the running server (it reloads before each request)."""
+        for name, value in changes.items():
+            setattr(self.behaviour, name, value)
+        _write_json(os.path.join(self._spool, "behaviour.json"), asdict(self.behaviour))
+
+    @property
+    def received(self) -> list[ReceivedCall]:
+        return [ReceivedCall(**record) for record in self._records(".call")]
+
+    @property
+    def requests(self) -> int:
+        return len(self._records(".request"))
+
+    @property
+    def connections(self) -> int:
+        return len(self._records(".connection"))
+
+    def _records(self, suffix: str) -> list[dict]:
+        records = []
+        for name in sorted(os.listdir(self._spool)):
+            if name.endswith(suffix):
+                with open(os.path.join(self._spool, name), encoding="utf-8") as f:
+                    records.append(json.load(f))
+        return records
+
+    def __enter__(self) -> LocalAliyunServer:
+        self._spool = tempfile.mkdtemp(prefix="notify-message-aliyun-")
+        self.update()
+        command = [sys.executable, "-m", "testkit.aliyun_server", "--spool", self._spool]
+        if self.server_pem:
+            command += ["--server-pem", self.server_pem]
+        path = [_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        ready = self._process.stdout.readline().split() if self._process.stdout else []
+        if len(ready) != 2 or ready[0] != "ready":
+            self.__exit__(None, None, None)
+            raise RuntimeError("the loopback Alibaba Cloud server did not start")
+        self.port = int(ready[1])
+        self.url = f"{'https' if self.server_pem else 'http'}://127.0.0.1:{self.port}/"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            if self._process.stdout:
+                self._process.stdout.close()
+            self._process = None
+        shutil.rmtree(self._spool, ignore_errors=True)
+
+
+def _write_json(path: str, record: object) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(record, f, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+
+
+# --------------------------------------------------------------------------- the child
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.record(".connection", {})
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET", dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8")
+        if not (self.headers.get("Content-Type") or "").startswith(
+                "application/x-www-form-urlencoded"):
+            self._gateway_error("MissingParameter", name="Action")
+            return
+        self._handle("POST", dict(parse_qsl(body, keep_blank_values=True)))
+
+    def _handle(self, method: str, params: dict[str, str]) -> None:
+        server = self.server
+        behaviour = server.reload()
+        number = server.record(".request", {})
+        if behaviour.latency:
+            time.sleep(behaviour.latency)
+        if number <= behaviour.drop_first:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if number <= behaviour.http_500_first:
+            self._gateway_error("InternalError")
+            return
+        problem = self._check_gateway(method, params)
+        if problem:
+            self._gateway_error(*problem[:1], **problem[1])
+            return
+        if number <= behaviour.throttle_first:
+            self._gateway_error("Throttling.User")
+            return
+        server.record(".call", {"method": method, "action": params["Action"], "params": params})
+        action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
+        self._answer(200, action[params["Action"]](params))
+
+    def _check_gateway(self, method: str, params: dict[str, str]):
+        behaviour = self.server.behaviour
+        if "Signature" not in params or params.get("SignatureMethod") != "HMAC-SHA1" \
+                or params.get("SignatureVersion") != "1.0":
+            return ("IncompleteSignature", {})
+        for name in COMMON:
+            if not params.get(name):
+                return ("MissingParameter", {"name": name})
+        secret = behaviour.accounts.get(params["AccessKeyId"])
+        if secret is None:
+            return ("InvalidAccessKeyId.NotFound", {})
+        expected, to_sign = independent_signature(method, params, secret)
+        if not hmac.compare_digest(expected, params["Signature"]):
+            return ("SignatureDoesNotMatch", {"sts": to_sign})
+        try:
+            stamp = timegm(time.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+        except ValueError:
+            return ("InvalidTimeStamp.Format", {})
+        if abs(behaviour.now() - stamp) > TIMESTAMP_SKEW:
+            return ("InvalidTimeStamp.Expired", {})
+        with self.server.lock:
+            if params["SignatureNonce"] in self.server.nonces:
+                return ("SignatureNonceUsed", {})
+            self.server.nonces.add(params["SignatureNonce"])
+        if params["Action"] not in VERSIONS:
+            return ("InvalidAction.NotFound", {})
+        if params["Version"] != VERSIONS[params["Action"]]:
+            return ("InvalidVersion", {})
+        if params["Format"].upper() != "JSON":
+            return ("MissingParameter", {"name": "Format"})
+        return None
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _send_sms(self, params: dict[str, str]) -> dict[str, str]:
+        behaviour = self.server.behaviour
+        for name in ("PhoneNumbers", "SignName", "TemplateCode"):
+            if not params.get(name):
+                return self._business("isv.INVALID_PARAMETERS")
+        numbers = params["PhoneNumbers"].split(",")
+        if len(numbers) > MAX_NUMBERS_PER_REQUEST:
+            return self._business("isv.MOBILE_COUNT_OVER_LIMIT")
+        if not all(_CN_MOBILE.match(n) or _INTERNATIONAL.match(n) for n in numbers):
+            return self._business("isv.MOBILE_NUMBER_ILLEGAL")
+        if params["SignName"] not in behaviour.sign_names:
+            return self._business("isv.SMS_SIGNATURE_ILLEGAL")
+        variables = behaviour.sms_templates.get(params["TemplateCode"])
+        if variables is None:
+            return self._business("isv.SMS_TEMPLATE_ILLEGAL")
+        problem = _template_problem(params.get("TemplateParam", ""), variables)
+        if problem:
+            return self._business(problem)
+        problem = self._scripted(numbers)
+        if problem:
+            return self._business(problem)
+        return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
+                "BizId": f"{int(behaviour.now() * 1000) % 10**12}^{self.server.calls_seen}"}
+
+    def _single_call_by_tts(self, params: dict[str, str]) -> dict[str, str]:
+        behaviour = self.server.behaviour
+        called = params.get("CalledNumber", "")
+        if not params.get("TtsCode") or not called:
+            return self._business("isv.INVALID_PARAMETERS")
+        if not (_CN_MOBILE.match(called) or _CN_LANDLINE.match(called)):
+            return self._business("isv.MOBILE_NUMBER_ILLEGAL")
+        show = params.get("CalledShowNumber")
+        if show is not None and show not in behaviour.show_numbers:
+            return self._business("isv.DISPLAY_NUMBER_ILLEGAL")
+        variables = behaviour.tts_templates.get(params["TtsCode"])
+        if variables is None:
+            return self._business("isv.TTS_TEMPLATE_ILLEGAL")
+        tts_param = params.get("TtsParam", "")
+        if len(tts_param) >= TTS_PARAM_LIMIT:
+            return self._business("isv.PARAM_LENGTH_LIMIT")
+        problem = _template_problem(tts_param, variables)
+        if problem:
+            return self._business(problem)
+        ranges = {"PlayTimes": PLAY_TIMES_RANGE, "Volume": VOLUME_RANGE, "Speed": SPEED_RANGE}
+        for name, (low, high) in ranges.items():
+            if name in params and not (params[name].lstrip("-").isdigit()
+                                       and low <= int(params[name]) <= high):
+                return self._business("isv.INVALID_PARAMETERS")
+        problem = self._scripted([called])
+        if problem:
+            return self._business(problem)
+        now = behaviour.now()
+        with self.server.lock:
+            recent = [t for t in self.server.calls.get(called, []) if now - t < 60]
+            if len(recent) >= behaviour.voice_calls_per_minute:
+                return self._business("isv.BUSINESS_LIMIT_CONTROL")
+            self.server.calls[called] = recent + [now]
+        return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
+                "CallId": f"{int(now) % 10**9}^{self.server.calls_seen}"}
+
+    def _scripted(self, numbers: list[str]) -> str | None:
+        behaviour = self.server.behaviour
+        for n in numbers:
+            if n in behaviour.number_codes:
+                return behaviour.number_codes[n]
+        return behaviour.business_code
+
+    # --- answers ---------------------------------------------------------------------------
+
+    def _business(self, code: str) -> dict[str, str]:
+        return {"Code": code, "Message": BUSINESS_MESSAGES.get(code, code),
+                "RequestId": _request_id()}
+
+    def _gateway_error(self, code: str, **fields: str) -> None:
+        status, message = GATEWAY_ERRORS[code]
+        self._answer(status, {"RequestId": _request_id(), "HostId": self.headers.get("Host", ""),
+                              "Code": code, "Message": message.format(**fields),
+                              "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}"})
+
+    def _answer(self, status: int, body: dict[str, str]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _template_problem(text: str, variables: tuple[str, ...]) -> str | None:
+    try:
+        values = json.loads(text) if text else {}
+    except ValueError:
+        return "isv.INVALID_JSON_PARAM"
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        return "isv.INVALID_JSON_PARAM"
+    if any(not values.get(v) for v in variables):
+        return "isv.TEMPLATE_MISSING_PARAMETERS"
+    return None
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, spool: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.spool = spool
+        self.lock = threading.Lock()
+        self.behaviour = AliyunBehaviour()
+        self._behaviour_stamp = 0
+        self.nonces: set[str] = set()
+        self.calls: dict[str, list[float]] = {}
+        self.count = 0
+        self.counts: dict[str, int] = {}
+
+    @property
+    def calls_seen(self) -> int:
+        return self.counts.get(".call", 0)
+
+    def reload(self) -> AliyunBehaviour:
+        path = os.path.join(self.spool, "behaviour.json")
+        with self.lock:
+            stamp = os.stat(path).st_mtime_ns
+            if stamp != self._behaviour_stamp:
+                with open(path, encoding="utf-8") as f:
+                    fields = json.load(f)
+                self.behaviour = AliyunBehaviour(**{k: tuple(v) if isinstance(v, list) else v
+                                                    for k, v in fields.items()})
+                self._behaviour_stamp = stamp
+            return self.behaviour
+
+    def record(self, suffix: str, record: dict) -> int:
+        """Spool one record; returns how many of this kind there are now."""
+        with self.lock:
+            self.count += 1
+            self.counts[suffix] = self.counts.get(suffix, 0) + 1
+            _write_json(os.path.join(self.spool, "%08d%s" % (self.count, suffix)), record)
+            return self.counts[suffix]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--server-pem")
+    args = parser.parse_args()
+    server = _Server(args.spool)
+    if args.server_pem:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.server_pem)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("ready", server.server_address[1], flush=True)
+    try:
+        server.serve_forever(0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
