@@ -33,10 +33,6 @@ import hmac
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -48,6 +44,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from notify_message.channels.sms import MAX_NUMBERS_PER_REQUEST
 from notify_message.phone_request import TTS_PARAM_LIMIT
 from notify_message.sms_config import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
+from testkit.child import ChildServer, Spool, announce_ready
+from testkit.tls import server_context
 
 __all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_signature",
            "BUSINESS_MESSAGES"]
@@ -139,9 +137,6 @@ class ReceivedCall:
     params: dict[str, str]
 
 
-_PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 class LocalAliyunServer:
     """``with LocalAliyunServer(behaviour, server_pem) as server:`` -> ``server.url``;
     ``server_pem`` (key and certificate chain) None means plain HTTP."""
@@ -149,68 +144,42 @@ class LocalAliyunServer:
     def __init__(self, behaviour: AliyunBehaviour, server_pem: str | None = None) -> None:
         self.behaviour = behaviour
         self.server_pem = server_pem
-        self.port = 0
-        self.url = ""
-        self._spool = ""
-        self._process: subprocess.Popen[str] | None = None
+        self._child = ChildServer("testkit.aliyun_server",
+                                  ["--server-pem", server_pem] if server_pem else [])
+        self.update()
+
+    @property
+    def port(self) -> int:
+        return self._child.port
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.server_pem else 'http'}://127.0.0.1:{self.port}/"
 
     def update(self, **changes: object) -> None:
         """Change the behaviour of the running server (it reloads before each request)."""
         for name, value in changes.items():
             setattr(self.behaviour, name, value)
-        _write_json(os.path.join(self._spool, "behaviour.json"), asdict(self.behaviour))
+        self._child.spool.put("behaviour.json", asdict(self.behaviour))
 
     @property
     def received(self) -> list[ReceivedCall]:
-        return [ReceivedCall(**record) for record in self._records(".call")]
+        return [ReceivedCall(**record) for record in self._child.spool.read("call")]
 
     @property
     def requests(self) -> int:
-        return len(self._records(".request"))
+        return len(self._child.spool.read("request"))
 
     @property
     def connections(self) -> int:
-        return len(self._records(".connection"))
-
-    def _records(self, suffix: str) -> list[dict]:
-        records = []
-        for name in sorted(os.listdir(self._spool)):
-            if name.endswith(suffix):
-                with open(os.path.join(self._spool, name), encoding="utf-8") as f:
-                    records.append(json.load(f))
-        return records
+        return len(self._child.spool.read("connection"))
 
     def __enter__(self) -> LocalAliyunServer:
-        self._spool = tempfile.mkdtemp(prefix="notify-message-aliyun-")
-        self.update()
-        command = [sys.executable, "-m", "testkit.aliyun_server", "--spool", self._spool]
-        if self.server_pem:
-            command += ["--server-pem", self.server_pem]
-        path = [_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
-        self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-        ready = self._process.stdout.readline().split() if self._process.stdout else []
-        if len(ready) != 2 or ready[0] != "ready":
-            self.__exit__(None, None, None)
-            raise RuntimeError("the loopback Alibaba Cloud server did not start")
-        self.port = int(ready[1])
-        self.url = f"{'https' if self.server_pem else 'http'}://127.0.0.1:{self.port}/"
+        self._child.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            if self._process.stdout:
-                self._process.stdout.close()
-            self._process = None
-        shutil.rmtree(self._spool, ignore_errors=True)
-
-
-def _write_json(path: str, record: object) -> None:
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(record, f, ensure_ascii=False)
-    os.replace(path + ".tmp", path)
+        self._child.__exit__()
 
 
 # --------------------------------------------------------------------------- the child
@@ -225,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.server.record(".connection", {})
+        self.server.spool.write("connection", {})
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET", dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
@@ -242,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str, params: dict[str, str]) -> None:
         server = self.server
         behaviour = server.reload()
-        number = server.record(".request", {})
+        number = server.spool.write("request", {})
         if behaviour.latency:
             time.sleep(behaviour.latency)
         if number <= behaviour.drop_first:
@@ -259,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         if number <= behaviour.throttle_first:
             self._gateway_error("Throttling.User")
             return
-        server.record(".call", {"method": method, "action": params["Action"], "params": params})
+        server.spool.write("call", {"method": method, "action": params["Action"], "params": params})
         action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
         self._answer(200, action[params["Action"]](params))
 
@@ -318,8 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
         problem = self._scripted(numbers)
         if problem:
             return self._business(problem)
+        calls = self.server.spool.count("call")
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
-                "BizId": f"{int(behaviour.now() * 1000) % 10**12}^{self.server.calls_seen}"}
+                "BizId": f"{int(behaviour.now() * 1000) % 10**12}^{calls}"}
 
     def _single_call_by_tts(self, params: dict[str, str]) -> dict[str, str]:
         behaviour = self.server.behaviour
@@ -354,8 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
             if len(recent) >= behaviour.voice_calls_per_minute:
                 return self._business("isv.BUSINESS_LIMIT_CONTROL")
             self.server.calls[called] = recent + [now]
+        calls = self.server.spool.count("call")
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
-                "CallId": f"{int(now) % 10**9}^{self.server.calls_seen}"}
+                "CallId": f"{int(now) % 10**9}^{calls}"}
 
     def _scripted(self, numbers: list[str]) -> str | None:
         behaviour = self.server.behaviour
@@ -404,55 +375,38 @@ def _request_id() -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, spool: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int, spool: Spool) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.spool = spool
         self.lock = threading.Lock()
         self.behaviour = AliyunBehaviour()
         self._behaviour_stamp = 0
         self.nonces: set[str] = set()
         self.calls: dict[str, list[float]] = {}
-        self.count = 0
-        self.counts: dict[str, int] = {}
-
-    @property
-    def calls_seen(self) -> int:
-        return self.counts.get(".call", 0)
 
     def reload(self) -> AliyunBehaviour:
-        path = os.path.join(self.spool, "behaviour.json")
+        path = os.path.join(self.spool.directory, "behaviour.json")
         with self.lock:
             stamp = os.stat(path).st_mtime_ns
             if stamp != self._behaviour_stamp:
-                with open(path, encoding="utf-8") as f:
-                    fields = json.load(f)
+                fields = self.spool.get("behaviour.json")
                 self.behaviour = AliyunBehaviour(**{k: tuple(v) if isinstance(v, list) else v
                                                     for k, v in fields.items()})
                 self._behaviour_stamp = stamp
             return self.behaviour
 
-    def record(self, suffix: str, record: dict) -> int:
-        """Spool one record; returns how many of this kind there are now."""
-        with self.lock:
-            self.count += 1
-            self.counts[suffix] = self.counts.get(suffix, 0) + 1
-            _write_json(os.path.join(self.spool, "%08d%s" % (self.count, suffix)), record)
-            return self.counts[suffix]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--spool", required=True)
     parser.add_argument("--server-pem")
     args = parser.parse_args()
-    server = _Server(args.spool)
+    server = _Server(args.port, Spool(args.spool))
     if args.server_pem:
-        import ssl
-
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(args.server_pem)
+        context = server_context(args.server_pem)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    print("ready", server.server_address[1], flush=True)
+    announce_ready()
     try:
         server.serve_forever(0.05)
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,26 +33,40 @@ def free_port() -> int:
 
 
 class Spool:
-    """Records written by the server (atomically, in order) and read by the test."""
+    """Records written by the server (atomically, in order) and read by the test; also named
+    files the test writes for the server (``put``), such as a behaviour to reload."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self._lock = threading.Lock()
         self._count = 0
+        self._counts: dict[str, int] = {}
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
-        self._count += 1
-        path = os.path.join(self.directory, "%08d.%s" % (self._count, kind))
-        with open(path + ".tmp", "w") as f:
-            json.dump(record, f)
-        os.rename(path + ".tmp", path)
+    def write(self, kind: str, record: Any) -> int:
+        """Spool one record of a kind; returns how many of that kind there are now."""
+        with self._lock:
+            self._count += 1
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            self.put("%08d.%s" % (self._count, kind), record)
+            return self._counts[kind]
 
-    def read(self, kind: str) -> list[dict[str, Any]]:
-        records = []
-        for name in sorted(os.listdir(self.directory)):
-            if name.endswith("." + kind):
-                with open(os.path.join(self.directory, name)) as f:
-                    records.append(json.load(f))
-        return records
+    def count(self, kind: str) -> int:
+        """How many records of a kind this process has written."""
+        return self._counts.get(kind, 0)
+
+    def put(self, name: str, record: Any) -> None:
+        path = os.path.join(self.directory, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.replace(path + ".tmp", path)
+
+    def get(self, name: str) -> Any:
+        with open(os.path.join(self.directory, name), encoding="utf-8") as f:
+            return json.load(f)
+
+    def read(self, kind: str) -> list[Any]:
+        return [self.get(name) for name in sorted(os.listdir(self.directory))
+                if name.endswith("." + kind)]
 
 
 class ChildServer:
@@ -61,15 +76,16 @@ class ChildServer:
         self.module = module
         self.args = list(args)
         self.port = 0
-        self.spool = Spool("")
+        self.spool = Spool(tempfile.mkdtemp(prefix="notify-message-spool-"))
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ChildServer:
-        self.spool = Spool(tempfile.mkdtemp(prefix="notify-message-spool-"))
         self.port = free_port()
         command = [sys.executable, "-m", self.module, "--port", str(self.port),
                    "--spool", self.spool.directory] + self.args
-        env = dict(os.environ, PYTHONPATH=_PACK_DIR)
+        # the servers may import protocol facts from the library, their one home
+        path = os.pathsep.join([_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")])
+        env = dict(os.environ, PYTHONPATH=path)
         self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
         ready = self._process.stdout.readline() if self._process.stdout else ""
         if ready.strip() != "ready":
