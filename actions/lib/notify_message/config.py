@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config_reader import ConfigReader
+from .dingtalk_inbound import DingTalkInboundConfig
 from .errors import ConfigError
 from .message_center.settings import MessageCenterConfig
 from .providers import (
@@ -132,6 +133,7 @@ class PackConfig:
     smtp_instances: tuple[SmtpInstance, ...] = ()
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
+    dingtalk_inbound: DingTalkInboundConfig | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
@@ -143,11 +145,16 @@ class PackConfig:
             max_concurrency=int(reader.number("max_concurrency",
                                               default=DEFAULT_MAX_CONCURRENCY)),
             message_center=MessageCenterConfig.from_mapping(reader.mapping.get("message_center")),
+            dingtalk_inbound=(DingTalkInboundConfig.from_mapping(reader.mapping["dingtalk_inbound"])
+                              if reader.mapping.get("dingtalk_inbound") else None),
         )
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that output can be scrubbed of them."""
-        return [i.password for i in self.smtp_instances if i.password]
+        secrets = [i.password for i in self.smtp_instances if i.password]
+        if self.dingtalk_inbound is not None:
+            secrets.append(self.dingtalk_inbound.app_secret)
+        return secrets
 
     def smtp_instance(self, selector: str) -> SmtpInstance | None:
         """The instance an assetname, uuid or address names; blank = the default instance."""

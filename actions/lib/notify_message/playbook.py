@@ -355,9 +355,9 @@ class _Graph:
     def _name_tasks(self) -> None:
         used: set[str] = {EVENT_INPUT}
         for node in self.ordered_actions:
-            base = re.sub(r"[^A-Za-z0-9_]", "_", node.name)
-            if not base or not (base[0].isalpha() or base[0] == "_"):
-                base = "task_" + base
+            base = re.sub(r"[^A-Za-z0-9_]+", "_", node.name).strip("_")
+            if not base or base[0].isdigit():
+                base = "task_" + base if base else "task"
             if base in _ORQUESTA_RESERVED:
                 base += "_task"
             name, n = base, 2
