@@ -117,6 +117,15 @@ def test_exposed_parameters_default_to_the_playbook_values():
                                             {"type": "boolean"}]
 
 
+def test_exposed_names_shared_by_nodes_or_taken_by_a_task_are_prefixed_with_the_task():
+    converted = convert_playbook(playbook(*chain("A", "receivers")), "names",
+                                 expose_parameters=True)
+    assert list(converted.metadata["parameters"]) == [
+        "A_email", "A_receivers", "A_emailcontext", "receivers_email", "receivers_receivers",
+        "receivers_emailcontext"]
+    assert tasks_of(converted)["A"]["input"]["receivers"] == "<% ctx(A_receivers) %>"
+
+
 def test_the_shipped_sample_workflow_is_what_the_importer_makes():
     converted = convert_playbook(sample(), SAMPLE_NAME, description=SAMPLE_DESCRIPTION,
                                  expose_parameters=True,

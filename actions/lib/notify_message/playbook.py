@@ -530,13 +530,13 @@ class _Converter:
         for values in inputs.values():
             for name in values:
                 counts[name] = counts.get(name, 0) + 1
+        taken = set(self.graph.task_names.values()) | {EVENT_INPUT}  # task results are vars
         for node in self.graph.ordered_actions:
             task = self.graph.task_names[node.id]
             for name, value in list(inputs[node.id].items()):
                 if _has_expression(value):
                     continue
-                exposed = name if counts[name] == 1 and name not in parameters \
-                    else f"{task}_{name}"
+                exposed = name if counts[name] == 1 and name not in taken else f"{task}_{name}"
                 parameters[exposed] = _parameter_schema(value, node, name)
                 inputs[node.id][name] = f"<% ctx({exposed}) %>"
 
