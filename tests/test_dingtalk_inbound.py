@@ -44,7 +44,7 @@ def verifier(**kwargs):
 
 
 @pytest.mark.parametrize("timestamp, secret, expected", [
-    # DingTalk's published signing vectors (robot side, before urlencoding)
+    # the custom robot signing vectors, without their urlencoding: the same HMAC
     ("1700000000000", "SECtest", "aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g="),
     ("1700000000000", "SECx", "rgcjbH+yFyES+S0llX+cAPCwVRpsr7sbiX5Lnyo/ocU="),
 ])
