@@ -3,6 +3,8 @@
     python -m notify_message --config my-config.yaml notifyByCustom \\
         --param email=1 --param receivers=a@163.com --param emailcontext="disk full"
 
+    python -m notify_message import-playbook PLAYBOOK.json --name NAME [--out PACK_DIR]
+
 The config file is the pack config as YAML or JSON; a value written as ``${NAME}`` is read
 from the environment variable NAME, so that passwords need not sit in the file.  Prints the
 result as JSON; exits 0 when every delivery succeeded, 1 when one failed, 2 on bad usage.
@@ -22,7 +24,7 @@ from typing import Any
 from .notifier import notify_by_custom
 from .result import NotifyResult
 
-__all__ = ["main", "load_config_file", "ACTIONS"]
+__all__ = ["main", "load_config_file", "ACTIONS", "import_playbook_main"]
 
 ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult]] = {
     "notifyByCustom": notify_by_custom,
@@ -65,6 +67,9 @@ def _parse_param(text: str) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import-playbook"]:
+        return import_playbook_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m notify_message", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="pack config file (YAML or JSON)")
@@ -90,3 +95,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0 if result.status else 1
+
+
+def import_playbook_main(argv: Sequence[str]) -> int:
+    """``import-playbook``: a SOAR playbook export -> Orquesta workflow + action metadata."""
+    from .config import PackConfig
+    from .errors import ConfigError
+    from .playbook import PlaybookError, convert_playbook
+
+    parser = argparse.ArgumentParser(
+        prog="python -m notify_message import-playbook",
+        description="Convert an Alibaba Cloud SOAR playbook export (JSON with 'cells') into an "
+                    "Orquesta workflow and its st2 action metadata.")
+    parser.add_argument("playbook", help="the playbook JSON file ('-' reads standard input)")
+    parser.add_argument("--name", required=True, help="action / workflow name")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write DIR/actions/NAME.yaml and DIR/actions/workflows/NAME.yaml "
+                             "(default: print both)")
+    parser.add_argument("--description", default="")
+    parser.add_argument("--expose-parameters", action="store_true",
+                        help="make each node value a workflow parameter (default: its value)")
+    parser.add_argument("--config", help="pack config, to check assetUuid against smtp_instances")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+
+    if args.playbook == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.playbook, encoding="utf-8") as f:
+            text = f.read()
+    uuids = None
+    if args.config:
+        try:
+            config = PackConfig.from_mapping(load_config_file(args.config))
+        except ConfigError as exc:
+            parser.error(str(exc))
+        uuids = [i.uuid for i in config.smtp_instances if i.uuid]
+    source = "-" if args.playbook == "-" else os.path.basename(args.playbook)
+    try:
+        converted = convert_playbook(text, args.name, description=args.description,
+                                     expose_parameters=args.expose_parameters,
+                                     smtp_instance_uuids=uuids, source=source)
+    except PlaybookError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    for warning in converted.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    if not args.out:
+        sys.stdout.write(f"# --- {converted.metadata_path}\n{converted.metadata_yaml}"
+                         f"# --- {converted.workflow_path}\n{converted.workflow_yaml}")
+        return 0
+    try:
+        paths = converted.write(args.out, overwrite=args.overwrite, require_pack=False)
+    except OSError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    for path in paths:
+        sys.stdout.write(f"wrote {path}\n")
+    return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from .aliyun import AliyunAccount
 from .config_reader import ConfigReader
+from .dingtalk_inbound import DingTalkInboundConfig
 from .errors import ConfigError
 from .message_center.settings import MessageCenterConfig
 from .providers import (
@@ -137,6 +138,7 @@ class PackConfig:
     aliyun: AliyunAccount | None = None           # SMS, voice and the Message Center relay
     sms_profiles: tuple[SmsProfile, ...] = ()
     message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
+    dingtalk_inbound: DingTalkInboundConfig | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
@@ -157,6 +159,8 @@ class PackConfig:
             aliyun=aliyun,
             sms_profiles=sms_profiles,
             message_center=MessageCenterConfig.from_mapping(reader.mapping.get("message_center")),
+            dingtalk_inbound=(DingTalkInboundConfig.from_mapping(reader.mapping["dingtalk_inbound"])
+                              if reader.mapping.get("dingtalk_inbound") else None),
         )
 
     def secrets(self) -> list[str]:
@@ -164,6 +168,8 @@ class PackConfig:
         secrets = [i.password for i in self.smtp_instances if i.password]
         if self.aliyun is not None:
             secrets += self.aliyun.secrets()
+        if self.dingtalk_inbound is not None:
+            secrets.append(self.dingtalk_inbound.app_secret)
         return secrets
 
     @property
