@@ -205,7 +205,8 @@ class _Graph:
             if not isinstance(cell, Mapping):
                 self.problems.append(f"cells[{index}] is not an object")
                 continue
-            data = cell.get("data") if isinstance(cell.get("data"), Mapping) else {}
+            raw_data = cell.get("data")
+            data: Mapping[str, Any] = raw_data if isinstance(raw_data, Mapping) else {}
             cell_id = str(cell.get("id") or f"cells[{index}]")
             if data.get("nodeType") == "sequenceFlow" or cell.get("isNode") is False:
                 edges.append((cell_id, cell, data))
