@@ -51,7 +51,11 @@ __all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_
            "BUSINESS_MESSAGES"]
 
 TIMESTAMP_SKEW = 15 * 60
-VERSIONS = {"SendSms": "2017-05-25", "SingleCallByTts": "2017-05-25"}
+VERSIONS = {"SendSms": "2017-05-25", "SingleCallByTts": "2017-05-25",
+            "RunNotifyComponentWithMessageCenter": "2022-07-28"}
+SOAR_EVENTS = ("yundun_soar_incident_generate", "yundun_soar_alert_generate",
+               "yundun_soar_incident_update")
+SOAR_CHANNELS = ("sms", "email", "webhook", "pmsg")
 COMMON = ("AccessKeyId", "Action", "Format", "SignatureMethod", "SignatureNonce",
           "SignatureVersion", "Timestamp", "Version")
 _CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?1[3-9]\d{9}$")
@@ -74,6 +78,9 @@ GATEWAY_ERRORS = {
     "InvalidAction.NotFound": (404, "Specified api is not found, please check your url and "
                                     "method."),
     "InternalError": (500, "The request processing has failed due to some unknown error."),
+    "InvalidParameter": (400, "The specified parameter \"{name}\" is not valid."),
+    "Forbidden.RAM": (403, "User not authorized to operate on the specified resource, or "
+                           "this API does not support RAM."),
 }
 BUSINESS_MESSAGES = {
     "isv.BUSINESS_LIMIT_CONTROL": "触发分钟级流控Permits:1",
@@ -123,6 +130,8 @@ class AliyunBehaviour:
     http_500_first: int = 0                   # InternalError (HTTP 500) for the first N
     voice_calls_per_minute: int = 1           # per called number
     clock_offset: float = 0.0                 # seconds the gateway's clock is ahead
+    soar_playbooks: tuple[str, ...] = ("c5c88b5e-97ca-435d-8c20-000000000001",)
+    soar_forbidden: bool = False              # the RAM user lacks SOAR permissions
 
     def now(self) -> float:
         return time.time() + self.clock_offset
@@ -229,6 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._gateway_error("Throttling.User")
             return
         server.spool.write("call", {"method": method, "action": params["Action"], "params": params})
+        if params["Action"] == "RunNotifyComponentWithMessageCenter":
+            self._run_notify_with_message_center(params)
+            return
         action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
         self._answer(200, action[params["Action"]](params))
 
@@ -336,6 +348,36 @@ class _Handler(BaseHTTPRequestHandler):
         return behaviour.business_code
 
     # --- answers ---------------------------------------------------------------------------
+
+    def _run_notify_with_message_center(self, params: dict[str, str]) -> None:
+        """SOAR's OpenAPI: required names as its SDK declares them, ChannelTypeList as the
+        SDK flattens a list (ChannelTypeList.1, .2, ...), Params a JSON object."""
+        behaviour = self.server.behaviour
+        for name in ("ActionName", "Aliuid", "ComponentName", "EventId", "NodeName",
+                     "PlaybookUuid"):
+            if not params.get(name):
+                return self._gateway_error("MissingParameter", name=name)
+        if behaviour.soar_forbidden:
+            return self._gateway_error("Forbidden.RAM")
+        if params["EventId"] not in SOAR_EVENTS:
+            return self._gateway_error("InvalidParameter", name="EventId")
+        if params["PlaybookUuid"] not in behaviour.soar_playbooks:
+            return self._gateway_error("InvalidParameter", name="PlaybookUuid")
+        component = (params["ComponentName"], params["ActionName"])
+        if component != ("NotifyMessage", "notifyByMessageCenter"):
+            return self._gateway_error("InvalidParameter", name="ActionName")
+        channels = [v for k, v in sorted(params.items()) if k.startswith("ChannelTypeList.")]
+        if any(c not in SOAR_CHANNELS for c in channels) or "ChannelTypeList" in params:
+            return self._gateway_error("InvalidParameter", name="ChannelTypeList")
+        if params.get("Lang", "zh") not in ("zh", "en"):
+            return self._gateway_error("InvalidParameter", name="Lang")
+        try:
+            variables = json.loads(params.get("Params") or "{}")
+        except ValueError:
+            variables = None
+        if not isinstance(variables, dict):
+            return self._gateway_error("InvalidParameter", name="Params")
+        self._answer(200, {"RequestId": _request_id(), "Data": "{}"})
 
     def _business(self, code: str) -> dict[str, str]:
         return {"Code": code, "Message": BUSINESS_MESSAGES.get(code, code),

@@ -7,7 +7,7 @@ import os
 
 import jsonschema
 import pytest
-from conftest import SMTP_CODE, smtp_instance
+from conftest import ALIYUN_SECRET, SMTP_CODE, aliyun_config, smtp_instance
 from listInternalMessages import ListInternalMessagesAction
 from notifyByMessageCenter import NotifyByMessageCenterAction
 from st2tests.base import BaseActionTestCase
@@ -31,11 +31,13 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
     action_cls = NotifyByMessageCenterAction
 
     @pytest.fixture(autouse=True)
-    def _servers(self, smtp_server, local_ca, monkeypatch):
+    def _servers(self, smtp_server, aliyun_server, local_ca, monkeypatch):
         self.server = smtp_server()
+        self.gateway = aliyun_server()
         self.config = {
             "smtp_instances": [smtp_instance(self.server, local_ca)],
             "message_center": message_center({"default": {"email": "on", "pmsg": "on"}}),
+            **aliyun_config(self.gateway, local_ca),
         }
         self.st2_api = LocalSt2Api(token="st2-temporary-token")
         self.st2_api.__enter__()
@@ -93,6 +95,19 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
         assert status is False and result["deliveries"] == []
         assert "no channel to deliver on" in result["message"]
         assert result["channels"]["skipped"]["sms"] == "requested but off for this message type"
+
+    def test_sms_goes_to_every_contact_with_a_mobile_through_alibaba_cloud(self):
+        self.config["message_center"] = message_center({"default": {"sms": "subscribed"}})
+        status, result = self.run_action(aliuid=ALIUID, eventId="yundun_soar_incident_generate",
+                                         params={"incidentName": "Ransomware", "incidentID": "i-9",
+                                                 "startTime": "2026-11-27 03:00:00"})
+        assert status is True, result["message"]
+        [sms] = result["deliveries"]
+        assert (sms["channel"], sms["target"], sms["code"]) == ("sms", "13800138000", "OK")
+        [call] = self.gateway.received
+        assert call.params["PhoneNumbers"] == "13800138000"
+        assert "Ransomware" in json.loads(call.params["TemplateParam"])["content"]
+        assert ALIYUN_SECRET not in json.dumps(result)
 
     def test_the_result_matches_the_output_schema(self):
         schema = action_metadata("notifyByMessageCenter")["output_schema"]

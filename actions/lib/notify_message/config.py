@@ -152,13 +152,17 @@ class PackConfig:
         if sms_profiles and aliyun is None:
             raise ConfigError("aliyun", "is required with sms_profiles: give access_key_id and "
                               "access_key_secret of the Alibaba Cloud account that sends")
+        message_center = MessageCenterConfig.from_mapping(reader.mapping.get("message_center"))
+        if message_center.provider == "aliyun_soar" and aliyun is None:
+            raise ConfigError("aliyun", "is required when message_center.provider is "
+                              "aliyun_soar: give the AccessKey pair that may call SOAR")
         return cls(
             smtp_instances=instances,
             max_concurrency=int(reader.number("max_concurrency",
                                               default=DEFAULT_MAX_CONCURRENCY)),
             aliyun=aliyun,
             sms_profiles=sms_profiles,
-            message_center=MessageCenterConfig.from_mapping(reader.mapping.get("message_center")),
+            message_center=message_center,
             dingtalk_inbound=(DingTalkInboundConfig.from_mapping(reader.mapping["dingtalk_inbound"])
                               if reader.mapping.get("dingtalk_inbound") else None),
         )

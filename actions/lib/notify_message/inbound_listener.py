@@ -109,7 +109,7 @@ class HttpListener:
     def _serve_connection(self, connection: socket.socket, address: Any) -> None:
         connection.settimeout(self.connection_timeout)
         try:
-            _RequestHandler(connection, address, self)  # type: ignore[arg-type]  # duck-typed server
+            _RequestHandler(connection, address, self)  # type: ignore[arg-type]  # duck-typed
         except OSError:
             pass  # the client went away or timed out: nothing to answer
         except Exception as exc:  # a bug must not take the listener down

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .channels.email import send_email
@@ -20,7 +20,8 @@ from .delivery import DeliveryContext
 from .errors import NotifyMessageError
 from .message_center.inbox import Inbox, MemoryInbox
 from .message_center.local import deliver_local, find_recipient, plan_for
-from .message_center.request import parse_message_center_request
+from .message_center.request import MessageCenterRequest, parse_message_center_request
+from .message_center.soar import check_relayable, deliver_via_soar
 from .result import Delivery, NotifyResult, Redactor
 
 __all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center"]
@@ -66,12 +67,16 @@ def notify_by_message_center(params: Mapping[str, Any],
                              config: Mapping[str, Any] | PackConfig | None,
                              *, inbox: Inbox | None = None) -> NotifyResult:
     """Run notifyByMessageCenter: render the event's template and deliver it on the channels
-    that are both requested and configured for the recipient."""
+    that are both requested and configured for the recipient (provider ``local``), or hand it
+    to Alibaba Cloud SOAR's Message Center (provider ``aliyun_soar``)."""
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         settings = pack_config.message_center
         request = parse_message_center_request(_present(params), settings.templates,
                                                settings.default_lang)
+        if settings.provider == "aliyun_soar":
+            check_relayable(request)
+            return _relay(request, pack_config)
         recipient = find_recipient(request, pack_config)
     except NotifyMessageError as exc:
         return NotifyResult.failed(str(exc))
@@ -84,16 +89,34 @@ def notify_by_message_center(params: Mapping[str, Any],
         return NotifyResult(error=f"no channel to deliver on for {request.event_id}: requested "
                             f"{asked}; configured for aliuid {request.aliuid}: {configured}",
                             extra=extra)
-
-    async def deliver() -> list[Delivery]:
-        redactor = Redactor(pack_config.secrets())
-        async with DeliveryContext(redactor, pack_config.max_concurrency) as ctx:
-            return await deliver_local(request, recipient, plan, pack_config, ctx,
-                                       inbox if inbox is not None else MemoryInbox())
-
-    result = NotifyResult(deliveries=tuple(asyncio.run(deliver())), extra=extra)
+    chosen_inbox = inbox if inbox is not None else MemoryInbox()
+    result = NotifyResult(deliveries=tuple(_run(pack_config, lambda ctx: deliver_local(
+        request, recipient, plan, pack_config, ctx, chosen_inbox))), extra=extra)
     log.info("notifyByMessageCenter: %s", result.message.splitlines()[0])
     return result
+
+
+def _relay(request: MessageCenterRequest, config: PackConfig) -> NotifyResult:
+    account, relay = config.aliyun, config.message_center.aliyun_soar
+    assert account is not None and relay is not None  # PackConfig checked both
+    deliveries = _run(config, lambda ctx: deliver_via_soar(request, account, relay, ctx))
+    result = NotifyResult(deliveries=tuple(deliveries), extra={
+        "provider": "aliyun_soar", "eventId": request.event_id, "lang": request.lang,
+        # Message Center applies its own receiving management to the requested channels
+        "channels": {"requested": list(request.channels)}})
+    log.info("notifyByMessageCenter: %s", result.message.splitlines()[0])
+    return result
+
+
+def _run(config: PackConfig,
+         deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]]) -> list[Delivery]:
+    """Deliver within one context (concurrency bound, HTTP clients, redactor) per call."""
+
+    async def run() -> list[Delivery]:
+        async with DeliveryContext(Redactor(config.secrets()), config.max_concurrency) as ctx:
+            return await deliver(ctx)
+
+    return asyncio.run(run())
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import Awaitable
 
 from ..channels.email import send_email
+from ..channels.sms import send_sms
 from ..config import PackConfig
 from ..custom_request import EmailRequest
 from ..delivery import DeliveryContext
 from ..errors import ParameterError
+from ..phone_request import SmsRequest
 from ..result import Delivery
 from .inbox import Inbox, InternalMessage
 from .receiving import ChannelPlan, Recipient, plan_channels
@@ -46,6 +48,8 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
             jobs.append(_email(message, recipient, config, ctx))
         elif channel == "pmsg":
             jobs.append(_pmsg(message, recipient, inbox, ctx))
+        elif channel == "sms":
+            jobs.append(_sms(message, recipient, config, ctx))
         else:
             jobs.append(_not_supported_yet(channel, recipient))
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
@@ -66,6 +70,22 @@ async def _email(message: RenderedMessage, recipient: Recipient, config: PackCon
                 for address in addresses]
     request = EmailRequest(instance, addresses, message.subject, message.body, html=False)
     return await send_email(request, ctx)
+
+
+async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+               ctx: DeliveryContext) -> list[Delivery]:
+    numbers = tuple(c.mobile for c in recipient.contacts if c.mobile is not None)
+    if not numbers:
+        return [Delivery("sms", recipient.aliuid, False, None, 0,
+                         "not sent: no contact of this account has a mobile number "
+                         "(message_center.recipients[].contacts[].mobile)")]
+    profile = config.default_sms_profile
+    if config.aliyun is None or profile is None:
+        return [Delivery("sms", number.display, False, None, 0,
+                         "not sent: SMS needs the aliyun section and an sms_profiles entry "
+                         "in the pack config") for number in numbers]
+    # the body carries every detail of the event; the subject only names it
+    return await send_sms(SmsRequest(config.aliyun, profile, numbers, message.body), ctx)
 
 
 async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,

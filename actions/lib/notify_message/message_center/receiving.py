@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reader import ConfigReader
-from ..errors import ConfigError
+from ..errors import ConfigError, ParameterError
+from ..phones import PhoneNumber, parse_phone
 
 __all__ = ["CHANNELS", "STATUSES", "Contact", "Recipient", "ChannelPlan", "plan_channels",
            "parse_recipients"]
@@ -33,7 +34,7 @@ DEFAULT_SUBSCRIPTION = "default"
 class Contact:
     name: str
     email: str = ""
-    mobile: str = ""
+    mobile: PhoneNumber | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ def _status(reader: ConfigReader, channel: str) -> str:
     return word
 
 
+def _mobile(reader: ConfigReader) -> PhoneNumber | None:
+    text = reader.string("mobile")
+    if not text:
+        return None
+    try:
+        return parse_phone(reader.key("mobile"), text)
+    except ParameterError as exc:
+        raise ConfigError(reader.key("mobile"), exc.problem) from None
+
+
 def parse_recipients(reader: ConfigReader) -> dict[str, Recipient]:
     """``message_center.recipients``: a list of accounts, keyed here by aliuid."""
     recipients: dict[str, Recipient] = {}
@@ -107,7 +118,7 @@ def parse_recipients(reader: ConfigReader) -> dict[str, Recipient]:
         contacts = []
         for contact in item.items("contacts"):
             contacts.append(Contact(contact.string("name", required=True),
-                                    contact.string("email"), contact.string("mobile")))
+                                    contact.string("email"), _mobile(contact)))
         webhooks = item.mapping.get("webhooks") or []
         if not isinstance(webhooks, list) or not all(isinstance(w, str) for w in webhooks):
             raise ConfigError(item.key("webhooks"), "expected a list of robot names or URLs")

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reader import ConfigReader
+from ..errors import ConfigError
 from .receiving import Recipient, parse_recipients
+from .soar import SoarRelay
 from .templates import LANGUAGES, TemplateBook
 
 __all__ = ["PROVIDERS", "MessageCenterConfig"]
@@ -22,15 +24,25 @@ class MessageCenterConfig:
     recipients: Mapping[str, Recipient] = field(default_factory=dict)
     templates: TemplateBook = field(default_factory=TemplateBook)
     pmsg_ttl_days: int = 30
+    aliyun_soar: SoarRelay | None = None
 
     @classmethod
     def from_mapping(cls, value: Any, path: str = "message_center") -> MessageCenterConfig:
         reader = ConfigReader(value, path)
+        provider = reader.choice("provider", PROVIDERS, default="local")
+        relay = None
+        if reader.mapping.get("aliyun_soar") is not None or provider == "aliyun_soar":
+            if reader.mapping.get("aliyun_soar") is None:
+                raise ConfigError(reader.key("aliyun_soar"), "is required when provider is "
+                                  "aliyun_soar: give at least its playbook_uuid")
+            relay = SoarRelay.from_reader(ConfigReader(reader.mapping["aliyun_soar"],
+                                                       reader.key("aliyun_soar")))
         return cls(
-            provider=reader.choice("provider", PROVIDERS, default="local"),
+            provider=provider,
             default_lang=reader.choice("default_lang", LANGUAGES, default="zh"),
             recipients=parse_recipients(reader),
             templates=TemplateBook.from_config(reader.mapping.get("templates"),
                                                reader.key("templates")),
             pmsg_ttl_days=int(reader.number("pmsg_ttl_days", default=30)),
+            aliyun_soar=relay,
         )
