@@ -55,7 +55,7 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
         action = self.get_action_instance(config=self.config)
         _, ok = action.run(email=1, receivers="a@163.com", emailcontext="x")
         _, bad = action.run(email=1, receivers="a@163.com,gone@", emailcontext="x")
-        _, partial = action.run(email=1, receivers="a@163.com", emailcontext="x", dingding=1)
+        _, partial = action.run(email=1, receivers="a@163.com", emailcontext="x", sms=1)
         for result in (ok, bad, partial):
             jsonschema.validate(result, schema)
 
@@ -75,11 +75,10 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
 
     def test_a_channel_not_supported_yet_is_a_failed_delivery_beside_the_sent_email(self):
         status, result = self.get_action_instance(config=self.config).run(
-            email=1, receivers="a@163.com", emailcontext="x", dingding=1,
-            dingdingcontext="alert")
+            email=1, receivers="a@163.com", emailcontext="x", sms=1, smscontext="alert")
         assert status is False
-        email, dingtalk = result["deliveries"]
-        assert email["ok"] and not dingtalk["ok"] and "not supported yet" in dingtalk["detail"]
+        email, sms = result["deliveries"]
+        assert email["ok"] and not sms["ok"] and "not supported yet" in sms["detail"]
         assert len(self.server.received) == 1
 
     def test_a_broken_config_is_reported_by_key(self):

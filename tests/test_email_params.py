@@ -109,5 +109,5 @@ def test_unknown_parameters_are_refused():
 
 
 def test_parameters_of_channels_not_supported_yet_are_reported_not_ignored():
-    request = parse(email=1, receivers="a@163.com", dingding=1, dingdingcontext="x", sms="0")
-    assert request.unsupported == (("dingtalk", ("dingding", "dingdingcontext")),)
+    request = parse(email=1, receivers="a@163.com", sms=1, smscontext="x", dingding="0")
+    assert request.unsupported == (("sms", ("sms", "smscontext")),)

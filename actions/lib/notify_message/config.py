@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dingtalk_config import DingTalkSettings
 from .errors import ConfigError
 from .providers import (
     ALIBABA_MAIL_ENTERPRISE_SERVER,
@@ -25,6 +26,7 @@ __all__ = ["TLS_MODES", "SmtpInstance", "PackConfig", "ConfigReader"]
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_CONCURRENCY = 10
+DEFAULT_MAX_SESSIONS = 4
 
 
 class ConfigReader:
@@ -101,6 +103,7 @@ class SmtpInstance:
     verify: bool = True
     timeout: float = DEFAULT_TIMEOUT
     default: bool = False
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
     @property
     def endpoint(self) -> str:
@@ -134,6 +137,8 @@ class SmtpInstance:
             verify=reader.boolean("verify", default=True),
             timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
             default=reader.boolean("default", default=False),
+            max_sessions=int(reader.number("max_sessions", default=DEFAULT_MAX_SESSIONS,
+                                           minimum=0.0)),
         )
 
 
@@ -187,6 +192,7 @@ class PackConfig:
 
     smtp_instances: tuple[SmtpInstance, ...] = ()
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    dingtalk: DingTalkSettings = field(default_factory=DingTalkSettings)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
@@ -197,11 +203,14 @@ class PackConfig:
             smtp_instances=instances,
             max_concurrency=int(reader.number("max_concurrency",
                                               default=DEFAULT_MAX_CONCURRENCY)),
+            dingtalk=DingTalkSettings.from_reader(reader),
         )
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that output can be scrubbed of them."""
-        return [i.password for i in self.smtp_instances if i.password]
+        secrets = [i.password for i in self.smtp_instances if i.password]
+        secrets += self.dingtalk.secrets()
+        return secrets
 
     @property
     def default_smtp_instance(self) -> SmtpInstance | None:

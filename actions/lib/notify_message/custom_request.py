@@ -9,6 +9,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from .config import PackConfig, SmtpInstance
+from .dingtalk_request import DingTalkRequest, parse_dingtalk_request
 from .errors import ParameterError
 from .params import as_flag, as_list, as_single_line, as_text, is_blank
 
@@ -24,7 +25,6 @@ CUSTOM_PARAMETERS = (
 
 # Parameters of channels this release does not deliver on yet, by the channel they ask for.
 _NOT_YET_SUPPORTED = {
-    "dingtalk": ("dingding", "dingdingWebhooks", "dingdingcontext", "dingdingMsgType"),
     "sms": ("sms", "smscontext"),
     "voice": ("telephone", "telephonecontext"),
     "customReceiver": ("customReceiver",),
@@ -50,8 +50,13 @@ class EmailRequest:
 @dataclass(frozen=True)
 class CustomRequest:
     email: EmailRequest | None = None
+    dingtalk: DingTalkRequest | None = None
     # (channel, the parameters that asked for it) for channels not delivered on yet
     unsupported: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def secrets(self) -> list[str]:
+        """Credentials that came with the parameters, to be kept out of the result."""
+        return self.dingtalk.secrets() if self.dingtalk is not None else []
 
 
 def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
@@ -61,16 +66,17 @@ def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> Custo
         raise ParameterError(unknown[0], "is not a parameter of notifyByCustom; expected one of "
                              + ", ".join(CUSTOM_PARAMETERS))
     email = _email_request(params, config)
+    dingtalk = parse_dingtalk_request(params, config.dingtalk)
     unsupported = tuple(
         (channel, tuple(name for name in names if _asks_for_channel(name, params.get(name))))
         for channel, names in _NOT_YET_SUPPORTED.items()
     )
     unsupported = tuple((channel, names) for channel, names in unsupported if names)
-    if email is None and not unsupported:
+    if email is None and dingtalk is None and not unsupported:
         raise ParameterError(
             "receivers", "nothing to send: give receivers (with email) or the parameters of "
             "another channel")
-    return CustomRequest(email=email, unsupported=unsupported)
+    return CustomRequest(email=email, dingtalk=dingtalk, unsupported=unsupported)
 
 
 def _asks_for_channel(name: str, value: Any) -> bool:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
+from .channels.dingtalk import send_dingtalk
 from .channels.email import send_email
 from .config import PackConfig
 from .custom_request import CustomRequest, parse_custom_request
@@ -38,10 +39,13 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
 
 async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyResult:
     """Deliver a validated request; every channel runs concurrently within one bound."""
-    async with DeliveryContext(Redactor(config.secrets()), config.max_concurrency) as ctx:
+    redactor = Redactor(config.secrets() + request.secrets())
+    async with DeliveryContext(redactor, config.max_concurrency) as ctx:
         jobs: list[Awaitable[list[Delivery]]] = []
         if request.email is not None:
             jobs.append(send_email(request.email, ctx))
+        if request.dingtalk is not None:
+            jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
         deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
     deliveries += [
         Delivery(channel, ", ".join(names), False, None, 0,
