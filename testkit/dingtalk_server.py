@@ -95,6 +95,8 @@ class _State:
     received: list[ReceivedMessage] = field(default_factory=list)
     requests: int = 0
     connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0                  # most requests handled at the same time
     scripted: dict[str, deque[Any]] = field(default_factory=dict)
     sent: dict[str, deque[float]] = field(default_factory=dict)
     throttled_until: dict[str, float] = field(default_factory=dict)
@@ -103,6 +105,7 @@ class _State:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as oapi.dingtalk.com
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
@@ -114,6 +117,15 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         with state.lock:
             state.requests += 1
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            self._handle(state, raw)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _handle(self, state: _State, raw: bytes) -> None:
         time.sleep(state.behaviour.latency)
         parts = urllib.parse.urlsplit(self.path)
         if parts.path != SEND_PATH:
@@ -193,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _errcode(code: int, errmsg: str | None = None) -> dict[str, Any]:
-    return {"errcode": code, "errmsg": errmsg if errmsg is not None else ERRMSG[code]}
+    return {"errcode": code, "errmsg": errmsg if errmsg is not None else ERRMSG.get(code, "error")}
 
 
 def _signature_problem(secret: str, query: dict[str, list[str]], offset: float) -> str | None:
@@ -298,7 +310,8 @@ class LocalDingTalkServer:
                             behaviour=behaviour or DingTalkBehaviour())
         self._server = _Server(tls, self.state)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     @property
     def host(self) -> str:
@@ -328,6 +341,10 @@ class LocalDingTalkServer:
     @property
     def connections(self) -> int:
         return self.state.connections
+
+    @property
+    def max_in_flight(self) -> int:
+        return self.state.max_in_flight
 
     def __enter__(self) -> LocalDingTalkServer:
         self._thread.start()

@@ -219,14 +219,14 @@ def _message(msgtype: str, value: Any) -> DingTalkMessage:
                              "the message text (or, for " + msgtype + ", " +
                              _shape_hint(msgtype) + ")")
     fields = _context_object(msgtype, value)
+    if msgtype not in MENTION_MSG_TYPES and set(fields) & set(_MENTION_KEYS):
+        raise ParameterError("dingdingcontext", "atMobiles, atUserIds and isAtAll work only "
+                             "in text and markdown messages; DingTalk ignores them in " + msgtype)
     unknown = sorted(set(fields) - set(CONTEXT_KEYS[msgtype]))
     if unknown:
         raise ParameterError("dingdingcontext", f"has {unknown[0]!r}, which a {msgtype} "
                              f"message does not take; expected {_shape_hint(msgtype)}")
     mentions = _mentions(fields)
-    if mentions and msgtype not in MENTION_MSG_TYPES:
-        raise ParameterError("dingdingcontext", "atMobiles, atUserIds and isAtAll work only "
-                             "in text and markdown messages; DingTalk ignores them in " + msgtype)
     payload = _payload(msgtype, {k: v for k, v in fields.items() if k not in _MENTION_KEYS})
     missing = missing_fields(msgtype, payload)
     if missing:
@@ -249,7 +249,8 @@ def _context_object(msgtype: str, value: Any) -> dict[str, Any]:
         if parsed is not None and parsed and set(parsed) <= set(CONTEXT_KEYS[msgtype]):
             return parsed
         return {"content": text} if msgtype == "text" else {"text": text}
-    parsed = as_json("dingdingcontext", value) if isinstance(value, str) else value
+    looks_like_json = isinstance(value, str) and value.strip()[:1] in ("{", "[")
+    parsed = as_json("dingdingcontext", value) if looks_like_json else value
     if msgtype == "feedCard" and isinstance(parsed, list):
         return {"links": parsed}
     if not isinstance(parsed, Mapping):

@@ -145,7 +145,7 @@ class _Sender:
 
     def _scrub(self, robot: RobotTarget, text: str) -> str:
         for secret in (robot.webhook.url, robot.webhook.access_token, robot.secret):
-            if secret:
+            if len(secret) >= 4:  # as the Redactor: masking a letter would garble the text
                 text = text.replace(secret, "***")
         return self.ctx.redactor(text)
 
