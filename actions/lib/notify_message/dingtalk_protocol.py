@@ -46,7 +46,7 @@ __all__ = [
 DEFAULT_HOST = "oapi.dingtalk.com"
 SEND_PATH = "/robot/send"
 
-# msgtype -> the key its payload sits under (the same name) ; canonical spelling first
+# The msgtypes, spelt as DingTalk spells them; a body carries its payload under that key.
 MSG_TYPES = ("text", "markdown", "link", "actionCard", "feedCard")
 # DingTalk shows @mentions (the "at" object) for these message types only.
 MENTION_MSG_TYPES = ("text", "markdown")

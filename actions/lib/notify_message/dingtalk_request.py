@@ -21,7 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dingtalk_config import DingTalkSettings, Webhook, parse_mobile, parse_webhook
+from .dingtalk_config import (
+    DingTalkRobot,
+    DingTalkSettings,
+    Webhook,
+    parse_mobile,
+    parse_webhook,
+)
 from .dingtalk_protocol import (
     MAX_BODY_BYTES,
     MENTION_MSG_TYPES,
@@ -187,7 +193,7 @@ def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[Rob
     return tuple(found.values())
 
 
-def _configured(robot: Any) -> RobotTarget:
+def _configured(robot: DingTalkRobot) -> RobotTarget:
     return RobotTarget(label=robot.label, webhook=robot.webhook, secret=robot.secret,
                        keywords=robot.keywords, configured=True,
                        mentions=Mentions(robot.at_mobiles, robot.at_user_ids, robot.at_all))
