@@ -87,9 +87,9 @@ def main(argv=None):
                    for i in range(args.robots)]
     recipients = ["oncall%03d@163.com" % i for i in range(args.recipients)]
     smtp_behaviour = SmtpBehaviour(accounts={LOGIN: CODE}, latency=args.latency)
-    with LocalDingTalkServer(ca.server_context, fake_robots,
+    with LocalDingTalkServer(ca.server_pem, fake_robots,
                              DingTalkBehaviour(latency=args.latency)) as dingtalk, \
-            LocalSmtpServer(ca.server_context, smtp_behaviour) as smtp:
+            LocalSmtpServer(ca.server_pem, smtp_behaviour) as smtp:
         robots = [{"name": "robot-%03d" % i, "webhook": dingtalk.webhook(r.token),
                    "secret": r.secret} for i, r in enumerate(fake_robots)]
         config = PackConfig.from_mapping({

@@ -37,7 +37,7 @@ def node_value_data(action_name):
 def main():
     ca = make_local_ca()
     value_data = node_value_data("notifyByCustom")
-    with LocalSmtpServer(ca.server_context, SmtpBehaviour(accounts={LOGIN: CODE})) as server, \
+    with LocalSmtpServer(ca.server_pem, SmtpBehaviour(accounts={LOGIN: CODE})) as server, \
             tempfile.TemporaryDirectory() as tmp:
         config_path = os.path.join(tmp, "notify_message.yaml")
         with open(config_path, "w") as f:

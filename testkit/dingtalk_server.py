@@ -9,18 +9,26 @@ throttled for ``throttle_seconds``), the body size (460101), the JSON shape of e
 DingTalk it answers HTTP 200 with an errcode either way.  Protocol facts come from the
 pack's ``dingtalk_protocol`` module; latency and the rate-limit window are configurable so
 that tests and the benchmark stay fast.
+
+The server runs in a child process of its own, as the other loopback servers do (see
+testkit/child.py): StackStorm's test base classes monkey patch the test process with
+eventlet, so a server thread there would be a greenlet that blocks the client.  The child
+spools every request, connection and accepted message (written before the answer goes out)
+and reloads ``state.json`` - robots, behaviour, scripted answers - when the test changes it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -38,6 +46,8 @@ from notify_message.dingtalk_protocol import (
     missing_fields,
     sign,
 )
+from testkit.child import ChildServer, Spool, announce_ready
+from testkit.tls import server_context
 
 __all__ = ["FakeRobot", "DingTalkBehaviour", "ReceivedMessage", "LocalDingTalkServer",
            "ERRMSG"]
@@ -88,19 +98,126 @@ class ReceivedMessage:
         return self.body[self.body["msgtype"]]
 
 
-@dataclass
+class LocalDingTalkServer:
+    """``with LocalDingTalkServer(server_pem, [FakeRobot("t1", secret="SEC...")]) as server:``
+    ``server_pem`` is the key and certificate chain the server presents (HTTPS only, as
+    DingTalk)."""
+
+    def __init__(self, server_pem: str, robots: list[FakeRobot] | tuple[FakeRobot, ...] = (),
+                 behaviour: DingTalkBehaviour | None = None) -> None:
+        self.robots = {r.token: r for r in robots}
+        self.behaviour = behaviour or DingTalkBehaviour()
+        self.scripted: dict[str, list[Any]] = {}
+        self._child = ChildServer("testkit.dingtalk_server", ["--server-pem", server_pem])
+
+    @property
+    def port(self) -> int:
+        return self._child.port
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def webhook(self, token: str) -> str:
+        return f"https://{self.host}{SEND_PATH}?access_token={token}"
+
+    def add_robot(self, robot: FakeRobot) -> FakeRobot:
+        self.robots[robot.token] = robot
+        self._publish()
+        return robot
+
+    def update(self, **behaviour: Any) -> None:
+        """Change the behaviour of the running server (it reloads before each request)."""
+        for name, value in behaviour.items():
+            setattr(self.behaviour, name, value)
+        self._publish()
+
+    def script(self, token: str, *answers: Any) -> None:
+        """Answer the next requests of this robot with these, in order: an errcode, or
+        ("http", status), ("sleep", seconds) before answering, ("text", raw body)."""
+        self.scripted.setdefault(token, []).extend(answers)
+        self._publish()
+
+    @property
+    def received(self) -> list[ReceivedMessage]:
+        return [ReceivedMessage(r["token"], r["body"], r["signed"], tuple(r["notified"]))
+                for r in self._child.spool.read("message")]
+
+    @property
+    def requests(self) -> int:
+        return len(self._child.spool.read("request"))
+
+    @property
+    def connections(self) -> int:
+        return len(self._child.spool.read("connection"))
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the server was handling at the same time."""
+        return max((r["in_flight"] for r in self._child.spool.read("request")), default=0)
+
+    def _publish(self) -> None:
+        if self._child.port:
+            self._child.spool.put("state.json", {
+                "robots": [asdict(r) for r in self.robots.values()],
+                "behaviour": asdict(self.behaviour),
+                "scripted": self.scripted,
+            })
+
+    def __enter__(self) -> LocalDingTalkServer:
+        self._child.__enter__()
+        self._publish()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.__exit__()
+
+
+# --------------------------------------------------------------------------- the child
+
+
 class _State:
-    robots: dict[str, FakeRobot]
-    behaviour: DingTalkBehaviour
-    received: list[ReceivedMessage] = field(default_factory=list)
-    requests: int = 0
-    connections: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0                  # most requests handled at the same time
-    scripted: dict[str, deque[Any]] = field(default_factory=dict)
-    sent: dict[str, deque[float]] = field(default_factory=dict)
-    throttled_until: dict[str, float] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """What the child knows: the test's robots, behaviour and scripts (reloaded from
+    state.json when it changes), and DingTalk's own per-robot counters."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.lock = threading.Lock()
+        self.robots: dict[str, FakeRobot] = {}
+        self.behaviour = DingTalkBehaviour()
+        self.scripted: dict[str, list[Any]] = {}
+        self.answered: dict[str, int] = {}       # scripted answers used, by token
+        self.sent: dict[str, deque[float]] = {}
+        self.throttled_until: dict[str, float] = {}
+        self.in_flight = 0
+        self._stamp = 0
+
+    def reload(self) -> None:
+        path = os.path.join(self.spool.directory, "state.json")
+        with self.lock:
+            try:
+                stamp = os.stat(path).st_mtime_ns
+            except FileNotFoundError:
+                return
+            if stamp == self._stamp:
+                return
+            state = self.spool.get("state.json")
+            self.robots = {r["token"]: FakeRobot(**{k: tuple(v) if isinstance(v, list) else v
+                                                    for k, v in r.items()})
+                           for r in state["robots"]}
+            self.behaviour = DingTalkBehaviour(**state["behaviour"])
+            self.scripted = {token: [tuple(a) if isinstance(a, list) else a for a in answers]
+                             for token, answers in state["scripted"].items()}
+            self._stamp = stamp
+
+    def next_scripted(self, token: str) -> Any:
+        with self.lock:
+            answers = self.scripted.get(token, [])
+            used = self.answered.get(token, 0)
+            if used >= len(answers):
+                return None
+            self.answered[token] = used + 1
+            return answers[used]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,10 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        state.reload()
         with state.lock:
-            state.requests += 1
             state.in_flight += 1
-            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            state.spool.write("request", {"in_flight": state.in_flight})
         try:
             self._handle(state, raw)
         finally:
@@ -157,11 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
             return _errcode(300005)
         if robot.state == "disabled":
             return _errcode(400102)
-        with state.lock:
-            script = state.scripted.get(token)
-            if script:
-                scripted = script.popleft()
-                return _errcode(scripted) if isinstance(scripted, int) else scripted
+        scripted = state.next_scripted(token)
+        if scripted is not None:
+            return _errcode(scripted) if isinstance(scripted, int) else scripted
         client_ip = self.client_address[0]
         if robot.ip_whitelist and client_ip not in robot.ip_whitelist:
             return _errcode(310000, f"ip {client_ip} not in whitelist")
@@ -187,8 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
             return shape
         if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
             return _errcode(310000, "keywords not in content")
-        with state.lock:
-            state.received.append(ReceivedMessage(token, body, signed, _notified(body)))
+        state.spool.write("message", {"token": token, "body": body, "signed": signed,
+                                      "notified": list(_notified(body))})
         return _errcode(0)
 
     def _reply(self, status: int, answer: Any) -> None:
@@ -280,10 +395,9 @@ def _notified(body: dict[str, Any]) -> tuple[str, ...]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = True
 
-    def __init__(self, tls: ssl.SSLContext, state: _State) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int, tls: ssl.SSLContext, state: _State) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.tls = tls
         self.state = state
 
@@ -293,64 +407,26 @@ class _Server(ThreadingHTTPServer):
             wrapped = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
-        with self.state.lock:
-            self.state.connections += 1
+        self.state.spool.write("connection", {"client": client_address[0]})
         try:
             super().finish_request(wrapped, client_address)
         except (ssl.SSLError, ConnectionError, socket.timeout):
             pass
 
 
-class LocalDingTalkServer:
-    """``with LocalDingTalkServer(tls, [FakeRobot("t1", secret="SEC...")]) as server:``"""
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--server-pem", required=True)
+    args = parser.parse_args()
+    server = _Server(args.port, server_context(args.server_pem), _State(Spool(args.spool)))
+    announce_ready()
+    try:
+        server.serve_forever(0.05)
+    except KeyboardInterrupt:
+        pass
 
-    def __init__(self, tls: ssl.SSLContext, robots: list[FakeRobot] = (),  # type: ignore
-                 behaviour: DingTalkBehaviour | None = None) -> None:
-        self.state = _State(robots={r.token: r for r in robots},
-                            behaviour=behaviour or DingTalkBehaviour())
-        self._server = _Server(tls, self.state)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
 
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def webhook(self, token: str) -> str:
-        return f"https://{self.host}{SEND_PATH}?access_token={token}"
-
-    def add_robot(self, robot: FakeRobot) -> FakeRobot:
-        self.state.robots[robot.token] = robot
-        return robot
-
-    def script(self, token: str, *answers: Any) -> None:
-        """Answer the next requests of this robot with these, in order: an errcode, or
-        ("http", status), ("sleep", seconds) before answering, ("text", raw body)."""
-        with self.state.lock:
-            self.state.scripted.setdefault(token, deque()).extend(answers)
-
-    @property
-    def received(self) -> list[ReceivedMessage]:
-        return self.state.received
-
-    @property
-    def requests(self) -> int:
-        return self.state.requests
-
-    @property
-    def connections(self) -> int:
-        return self.state.connections
-
-    @property
-    def max_in_flight(self) -> int:
-        return self.state.max_in_flight
-
-    def __enter__(self) -> LocalDingTalkServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+if __name__ == "__main__":
+    main()

@@ -4,37 +4,27 @@ providers the component supports.
 By default it behaves like QQ / NetEase: AUTH is required, a wrong authorization code gets
 ``535``, and a MAIL FROM other than the login gets ``553``.  ``SmtpBehaviour`` turns on the
 other answers the tests need.
+
+It runs in a child process (see testkit/child.py); each accepted message is spooled before
+the ``250`` goes out.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import base64
+import json
 import logging
-import socket
-import ssl
-import threading
+import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from testkit.child import ChildServer, Spool, announce_ready, free_port
 
 __all__ = ["SmtpBehaviour", "ReceivedMail", "LocalSmtpServer", "free_port"]
-
-# aiosmtpd cannot tell that an implicit-TLS connection is encrypted, so AUTH must be allowed
-# "without TLS" for it to work at all; its warnings about that are noise here.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
-logging.getLogger("mail.log").setLevel(logging.ERROR)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -61,15 +51,47 @@ class ReceivedMail:
         return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
 
 
-class _Handler:
-    def __init__(self, behaviour: SmtpBehaviour) -> None:
-        self.behaviour = behaviour
-        self.received: list[ReceivedMail] = []
-        self.sessions = 0
-        self.lock = threading.Lock()
+class LocalSmtpServer:
+    """``with LocalSmtpServer(server_pem, behaviour) as server:`` -> ``server.port``;
+    ``server_pem`` None means no TLS at all."""
 
-    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                     auth_data: Any) -> AuthResult:
+    def __init__(self, server_pem: str | None, behaviour: SmtpBehaviour | None = None) -> None:
+        self.behaviour = behaviour or SmtpBehaviour()
+        args = ["--behaviour", json.dumps(asdict(self.behaviour))]
+        if server_pem:
+            args += ["--server-pem", server_pem]
+        self._child = ChildServer("testkit.smtp_server", args)
+
+    @property
+    def port(self) -> int:
+        return self._child.port
+
+    @property
+    def received(self) -> list[ReceivedMail]:
+        return [ReceivedMail(r["login"], r["mail_from"], tuple(r["rcpt_tos"]),
+                             base64.b64decode(r["data"])) for r in self._child.spool.read("mail")]
+
+    @property
+    def sessions(self) -> int:
+        return len(self._child.spool.read("session"))
+
+    def __enter__(self) -> LocalSmtpServer:
+        self._child.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.__exit__()
+
+
+# --------------------------------------------------------------------------- the child
+class _Handler:
+    def __init__(self, behaviour: SmtpBehaviour, spool: Spool) -> None:
+        self.behaviour = behaviour
+        self.spool = spool
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         if isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode()
             if self.behaviour.accounts.get(login) == auth_data.password.decode():
@@ -77,8 +99,7 @@ class _Handler:
         return AuthResult(success=False, handled=False, message=self.behaviour.auth_failure_reply)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        with self.lock:
-            self.sessions += 1
+        self.spool.write("session", {"time": time.time()})
         session.host_name = hostname
         return responses
 
@@ -107,54 +128,47 @@ class _Handler:
             return "421 dropped"
         if self.behaviour.data_reply:
             return self.behaviour.data_reply
-        with self.lock:
-            self.received.append(ReceivedMail(session.auth_data, envelope.mail_from,
-                                              tuple(envelope.rcpt_tos), envelope.content))
+        self.spool.write("mail", {
+            "login": session.auth_data, "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "data": base64.b64encode(envelope.content).decode()})
         return "250 Mail OK queued as loopback"
 
 
-class _Controller(Controller):
-    def __init__(self, handler: _Handler, port: int, tls: ssl.SSLContext | None) -> None:
-        super().__init__(handler, hostname="127.0.0.1", port=port, ssl_context=tls,
-                         authenticator=handler.authenticate, auth_required=True,
-                         auth_require_tls=False, server_hostname="localhost")
+async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: str | None) -> None:
+    from aiosmtpd.smtp import SMTP
 
-    def factory(self) -> SMTP:
-        return SMTP(self.handler, **self.SMTP_kwargs)
+    from testkit.tls import server_context
 
-    def _trigger_server(self) -> None:
-        # the stock readiness probe speaks plain SMTP; ours must speak TLS when it is on
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        with socket.create_connection((self.hostname, self.port), timeout=5) as raw:
-            if self.ssl_context:
-                with context.wrap_socket(raw) as wrapped:
-                    wrapped.recv(1024)
-            else:
-                raw.recv(1024)
+    handler = _Handler(behaviour, spool)
+    tls = server_context(server_pem) if server_pem else None
+    # aiosmtpd cannot tell that an implicit-TLS connection is encrypted, so AUTH has to be
+    # allowed "without TLS" for it to work at all; its warnings about that are noise here.
+    warnings.filterwarnings("ignore")
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, authenticator=handler.authenticate, auth_required=True,
+                     auth_require_tls=False, hostname="localhost"),
+        host="127.0.0.1", port=port, ssl=tls)
+    announce_ready()
+    async with server:
+        await server.serve_forever()
 
 
-class LocalSmtpServer:
-    """``with LocalSmtpServer(ssl_context, behaviour) as server:`` -> ``server.port``."""
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--behaviour", required=True)
+    parser.add_argument("--server-pem")
+    args = parser.parse_args()
+    behaviour = SmtpBehaviour(**json.loads(args.behaviour))
+    try:
+        asyncio.run(_serve(args.port, Spool(args.spool), behaviour, args.server_pem))
+    except KeyboardInterrupt:
+        pass
 
-    def __init__(self, tls: ssl.SSLContext | None, behaviour: SmtpBehaviour | None = None) -> None:
-        self.behaviour = behaviour or SmtpBehaviour()
-        self.handler = _Handler(self.behaviour)
-        self.port = free_port()
-        self._controller = _Controller(self.handler, self.port, tls)
 
-    @property
-    def received(self) -> list[ReceivedMail]:
-        return self.handler.received
-
-    @property
-    def sessions(self) -> int:
-        return self.handler.sessions
-
-    def __enter__(self) -> LocalSmtpServer:
-        self._controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+if __name__ == "__main__":
+    main()

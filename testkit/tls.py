@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import os
+import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
 
 import trustme
 
-__all__ = ["LocalCA", "make_local_ca"]
+__all__ = ["LocalCA", "make_local_ca", "server_context"]
 
 
 @dataclass
 class LocalCA:
-    ca: trustme.CA
-    server_context: ssl.SSLContext
-    ca_file: str  # PEM of the CA, for a client's ca_bundle
+    ca_file: str      # PEM of the CA: a client's ca_bundle
+    server_pem: str   # the server's private key and certificate chain, for server_context()
+    directory: str
 
     def cleanup(self) -> None:
-        if os.path.exists(self.ca_file):
-            os.unlink(self.ca_file)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def make_local_ca(*hostnames: str) -> LocalCA:
     ca = trustme.CA()
     cert = ca.issue_cert(*(hostnames or ("127.0.0.1", "localhost")))
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(server_context)
-    fd, path = tempfile.mkstemp(prefix="notify-message-ca-", suffix=".pem")
-    with os.fdopen(fd, "wb") as f:
-        f.write(ca.cert_pem.bytes())
-    return LocalCA(ca=ca, server_context=server_context, ca_file=path)
+    directory = tempfile.mkdtemp(prefix="notify-message-ca-")
+    ca_file = os.path.join(directory, "ca.pem")
+    server_pem = os.path.join(directory, "server.pem")
+    ca.cert_pem.write_to_path(ca_file)
+    cert.private_key_and_cert_chain_pem.write_to_path(server_pem)
+    return LocalCA(ca_file=ca_file, server_pem=server_pem, directory=directory)
+
+
+def server_context(server_pem: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server_pem)
+    return context

@@ -38,8 +38,7 @@ def smtp_server(local_ca):
 
     def start(tls=True, **behaviour):
         behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
-        server = LocalSmtpServer(local_ca.server_context if tls else None,
-                                 SmtpBehaviour(**behaviour))
+        server = LocalSmtpServer(local_ca.server_pem if tls else None, SmtpBehaviour(**behaviour))
         server.__enter__()
         started.append(server)
         return server
@@ -85,11 +84,12 @@ DINGTALK_SECRET = "SEC4f1a9c7e2b5d8f0a3c6e9b2d5f8a1c4e7b0d3f6a9c2e5b8d1f4a7c0e3b
 
 @pytest.fixture
 def dingtalk_server(local_ca):
-    """Start loopback DingTalk servers: ``dingtalk_server([FakeRobot(...)], **behaviour)``."""
+    """Start loopback DingTalk servers (child processes):
+    ``dingtalk_server([FakeRobot(...)], **DingTalkBehaviour fields)``."""
     started = []
 
     def start(robots=(), **behaviour):
-        server = LocalDingTalkServer(local_ca.server_context, list(robots),
+        server = LocalDingTalkServer(local_ca.server_pem, list(robots),
                                      DingTalkBehaviour(**behaviour))
         server.__enter__()
         started.append(server)

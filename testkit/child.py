@@ -1,0 +1,108 @@
+"""Running a loopback server in a child process, and the spool it reports through.
+
+StackStorm's test base classes monkey patch the test process with eventlet: threads become
+greenlets, asyncio's per-thread state is shared between them, and socketserver's poll() is
+not made green, so a server in a thread of the test process either collides with the code
+under test or blocks it.  Every loopback server therefore runs as ``python -m testkit.X`` in a
+process of its own — which is also what a real server is — prints ``ready`` once it listens,
+and writes what it received to a spool directory, one JSON record per file, before it answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["free_port", "Spool", "ChildServer"]
+
+_PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Spool:
+    """Records written by the server (atomically, in order) and read by the test; also named
+    files the test writes for the server (``put``), such as a behaviour to reload."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._count = 0
+        self._counts: dict[str, int] = {}
+
+    def write(self, kind: str, record: Any) -> int:
+        """Spool one record of a kind; returns how many of that kind there are now."""
+        with self._lock:
+            self._count += 1
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            self.put("%08d.%s" % (self._count, kind), record)
+            return self._counts[kind]
+
+    def count(self, kind: str) -> int:
+        """How many records of a kind this process has written."""
+        return self._counts.get(kind, 0)
+
+    def put(self, name: str, record: Any) -> None:
+        path = os.path.join(self.directory, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.replace(path + ".tmp", path)
+
+    def get(self, name: str) -> Any:
+        with open(os.path.join(self.directory, name), encoding="utf-8") as f:
+            return json.load(f)
+
+    def read(self, kind: str) -> list[Any]:
+        return [self.get(name) for name in sorted(os.listdir(self.directory))
+                if name.endswith("." + kind)]
+
+
+class ChildServer:
+    """``python -m <module> --port P --spool DIR <args>``, started and stopped as a context."""
+
+    def __init__(self, module: str, args: Sequence[str] = ()) -> None:
+        self.module = module
+        self.args = list(args)
+        self.port = 0
+        self.spool = Spool(tempfile.mkdtemp(prefix="notify-message-spool-"))
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ChildServer:
+        self.port = free_port()
+        command = [sys.executable, "-m", self.module, "--port", str(self.port),
+                   "--spool", self.spool.directory] + self.args
+        # the servers may import protocol facts from the library, their one home
+        path = os.pathsep.join([_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")])
+        env = dict(os.environ, PYTHONPATH=path)
+        self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        ready = self._process.stdout.readline() if self._process.stdout else ""
+        if ready.strip() != "ready":
+            self.__exit__()
+            raise RuntimeError(f"the loopback server {self.module} did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            if self._process.stdout:
+                self._process.stdout.close()
+            self._process = None
+        shutil.rmtree(self.spool.directory, ignore_errors=True)
+
+
+def announce_ready() -> None:
+    """What a child server prints once it listens."""
+    print("ready", flush=True)
