@@ -55,8 +55,12 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
         action = self.get_action_instance(config=self.config)
         _, ok = action.run(email=1, receivers="a@163.com", emailcontext="x")
         _, bad = action.run(email=1, receivers="a@163.com,gone@", emailcontext="x")
-        _, partial = action.run(email=1, receivers="a@163.com", emailcontext="x", dingding=1)
-        for result in (ok, bad, partial):
+        _, refused = action.run(email=1, receivers="a@163.com", emailcontext="x", sms=1)
+        self.config["smtp_instances"][0]["emailPassword"] = SMTP_CODE + "-old"
+        _, failed = self.get_action_instance(config=self.config).run(
+            email=1, receivers="a@163.com", emailcontext="x")
+        assert failed["deliveries"] and not failed["status"]
+        for result in (ok, bad, refused, failed):
             jsonschema.validate(result, schema)
 
     def test_a_failed_delivery_fails_the_execution_and_hides_the_password(self):
@@ -72,15 +76,6 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
             email=1, receivers="a@163.com", emailTitle="x\nBcc: y@z.com", emailcontext="x")
         assert status is False and result["deliveries"] == []
         assert "emailTitle" in result["message"] and self.server.received == []
-
-    def test_a_channel_not_supported_yet_is_a_failed_delivery_beside_the_sent_email(self):
-        status, result = self.get_action_instance(config=self.config).run(
-            email=1, receivers="a@163.com", emailcontext="x", dingding=1,
-            dingdingcontext="alert")
-        assert status is False
-        email, dingtalk = result["deliveries"]
-        assert email["ok"] and not dingtalk["ok"] and "not supported yet" in dingtalk["detail"]
-        assert len(self.server.received) == 1
 
     def test_a_broken_config_is_reported_by_key(self):
         del self.config["smtp_instances"][0]["emailUsername"]

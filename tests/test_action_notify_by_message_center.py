@@ -7,7 +7,17 @@ import os
 
 import jsonschema
 import pytest
-from conftest import ALIYUN_SECRET, SMTP_CODE, aliyun_config, smtp_instance
+from conftest import (
+    ALIYUN_SECRET,
+    DINGTALK_SECRET,
+    DINGTALK_TOKEN,
+    SMTP_CODE,
+    FakeRobot,
+    aliyun_config,
+    dingtalk_config,
+    dingtalk_robot,
+    smtp_instance,
+)
 from listInternalMessages import ListInternalMessagesAction
 from notifyByMessageCenter import NotifyByMessageCenterAction
 from st2tests.base import BaseActionTestCase
@@ -31,13 +41,18 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
     action_cls = NotifyByMessageCenterAction
 
     @pytest.fixture(autouse=True)
-    def _servers(self, smtp_server, aliyun_server, local_ca, monkeypatch):
+    def _servers(self, smtp_server, aliyun_server, dingtalk_server, local_ca, monkeypatch):
         self.server = smtp_server()
         self.gateway = aliyun_server()
+        self.robots = dingtalk_server([FakeRobot(DINGTALK_TOKEN, secret=DINGTALK_SECRET,
+                                                 keywords=("安全",))])
         self.config = {
             "smtp_instances": [smtp_instance(self.server, local_ca)],
             "message_center": message_center({"default": {"email": "on", "pmsg": "on"}}),
             **aliyun_config(self.gateway, local_ca),
+            **dingtalk_config(self.robots, local_ca,
+                              dingtalk_robot(self.robots, "soc-robot", secret=DINGTALK_SECRET,
+                                             keywords=["安全"])),
         }
         self.st2_api = LocalSt2Api(token="st2-temporary-token")
         self.st2_api.__enter__()
@@ -108,6 +123,30 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
         assert call.params["PhoneNumbers"] == "13800138000"
         assert "Ransomware" in json.loads(call.params["TemplateParam"])["content"]
         assert ALIYUN_SECRET not in json.dumps(result)
+
+    def test_webhook_posts_the_template_to_the_accounts_dingtalk_robots(self):
+        self.config["message_center"] = message_center({"default": {"webhook": "on"}},
+                                                       webhooks=["soc-robot"])
+        status, result = self.run_action(aliuid=ALIUID, eventId="yundun_soar_incident_generate",
+                                         params={"incidentName": "Ransomware", "incidentID": "i-9",
+                                                 "startTime": "2026-11-27 03:00:00"})
+        assert status is True, result["message"]
+        [delivery] = result["deliveries"]
+        assert (delivery["channel"], delivery["target"], delivery["code"]) == (
+            "dingtalk", "soc-robot", "0")
+        [posted] = self.robots.received
+        assert posted.signed and posted.body["msgtype"] == "markdown"
+        assert "Ransomware" in posted.body["markdown"]["title"]
+        assert DINGTALK_TOKEN not in json.dumps(result)
+
+    def test_an_unknown_robot_name_is_a_failed_webhook_delivery(self):
+        self.config["message_center"] = message_center({"default": {"webhook": "on"}},
+                                                       webhooks=["nobody"])
+        status, result = self.run_action(aliuid=ALIUID, eventId="yundun_soar_incident_generate",
+                                         params={"incidentName": "n", "incidentID": "i",
+                                                 "startTime": "t"})
+        assert status is False and self.robots.requests == 0
+        assert "message_center.recipients[].webhooks" in result["deliveries"][0]["detail"]
 
     def test_the_result_matches_the_output_schema(self):
         schema = action_metadata("notifyByMessageCenter")["output_schema"]

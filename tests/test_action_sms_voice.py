@@ -81,12 +81,3 @@ class NotifyByCustomSmsVoiceTestCase(BaseActionTestCase):
                                          sms=1, smscontext="x", telephone="13900139000")
         assert status is False and "customReceiver" in result["message"]
         assert self.gateway.requests == 0
-
-    def test_robots_in_custom_receiver_are_reported_not_supported_yet(self):
-        status, result = self.run_action(
-            telephone="13800138000", sms=1, smscontext="x",
-            customReceiver={"dingtalk": ["https://oapi.dingtalk.com/robot/send?access_token=t0k"]})
-        assert status is False
-        sms, dingtalk = result["deliveries"]
-        assert sms["ok"] and not dingtalk["ok"] and "not supported yet" in dingtalk["detail"]
-        assert "t0k" not in json.dumps(result)

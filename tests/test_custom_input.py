@@ -12,9 +12,11 @@ from notify_message.custom_request import parse_custom_request
 ALIYUN = {"access_key_id": "LTAI5tExample", "access_key_secret": "example-secret"}
 PROFILE = {"name": "oncall", "sign_name": "云安全中心", "template_code": "SMS_1"}
 SMTP = {"assetname": "soc", "emailUsername": SMTP_LOGIN, "emailPassword": "code-1234"}
-CONFIG = PackConfig.from_mapping({"smtp_instances": [SMTP], "aliyun": ALIYUN,
-                                  "sms_profiles": [PROFILE]})
 WEBHOOK = "https://oapi.dingtalk.com/robot/send?access_token=5e1f0c0ffee0123456789abcdef"
+ROBOT = {"name": "soc-robot",
+         "webhook": "https://oapi.dingtalk.com/robot/send?access_token=0a1b2c3d4e5f60718293"}
+CONFIG = PackConfig.from_mapping({"smtp_instances": [SMTP], "aliyun": ALIYUN,
+                                  "sms_profiles": [PROFILE], "dingtalk_robots": [ROBOT]})
 
 
 def parse(**params):
@@ -75,15 +77,17 @@ def test_a_malformed_custom_receiver_is_refused_naming_what_is_wrong(value, para
     assert err.parameter == parameter and words in err.problem
 
 
-def test_dingtalk_robots_are_reported_through_the_dingtalk_seam():
-    request = parse(customReceiver={"dingtalk": ["soc-robot", WEBHOOK]})
-    assert request.unsupported == (("dingtalk", ("customReceiver.dingtalk",)),)
+def test_dingtalk_robots_become_targets_of_the_dingtalk_message():
+    request = parse(dingdingcontext="x", customReceiver={"dingtalk": ["soc-robot", WEBHOOK]})
+    labels = [robot.label for robot in request.dingtalk.robots]
+    assert labels[0] == "soc-robot" and labels[1].startswith("https://oapi.dingtalk.com/")
+    assert "5e1f0c0ffee0123456789abcdef" not in labels[1]  # shown masked
 
 
-def test_robots_join_the_dingding_parameters_in_one_dingtalk_entry():
-    request = parse(dingding=1, dingdingcontext="x", customReceiver={"dingtalk": ["soc-robot"]})
-    assert request.unsupported == (
-        ("dingtalk", ("dingding", "dingdingcontext", "customReceiver.dingtalk")),)
+def test_robots_join_the_robots_of_dingding_webhooks_once_each():
+    request = parse(dingding=1, dingdingWebhooks=WEBHOOK, dingdingcontext="x",
+                    customReceiver={"dingtalk": ["soc-robot", WEBHOOK]})
+    assert len(request.dingtalk.robots) == 2
 
 
 def test_a_bad_robot_entry_is_named_by_index_never_by_its_token():

@@ -106,8 +106,3 @@ def test_unknown_parameters_are_refused():
     with pytest.raises(ParameterError) as err:
         parse(email=1, receivers="a@163.com", reciever="typo@x.com")
     assert err.value.parameter == "reciever"
-
-
-def test_parameters_of_channels_not_supported_yet_are_reported_not_ignored():
-    request = parse(email=1, receivers="a@163.com", dingding=1, dingdingcontext="x", sms="0")
-    assert request.unsupported == (("dingtalk", ("dingding", "dingdingcontext")),)

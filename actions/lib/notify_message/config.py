@@ -13,6 +13,7 @@ from typing import Any
 
 from .aliyun import AliyunAccount
 from .config_reader import ConfigReader
+from .dingtalk_config import DingTalkSettings
 from .dingtalk_inbound import DingTalkInboundConfig
 from .errors import ConfigError
 from .message_center.settings import MessageCenterConfig
@@ -31,6 +32,7 @@ __all__ = ["TLS_MODES", "SmtpInstance", "PackConfig", "ConfigReader", "SmsProfil
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_CONCURRENCY = 10
+DEFAULT_MAX_SESSIONS = 1
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class SmtpInstance:
     verify: bool = True
     timeout: float = DEFAULT_TIMEOUT
     default: bool = False
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
     @property
     def endpoint(self) -> str:
@@ -82,6 +85,8 @@ class SmtpInstance:
             verify=reader.boolean("verify", default=True),
             timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
             default=reader.boolean("default", default=False),
+            max_sessions=int(reader.number("max_sessions", default=DEFAULT_MAX_SESSIONS,
+                                           minimum=0.0)),
         )
 
 
@@ -139,6 +144,7 @@ class PackConfig:
     sms_profiles: tuple[SmsProfile, ...] = ()
     message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
     dingtalk_inbound: DingTalkInboundConfig | None = None
+    dingtalk: DingTalkSettings = field(default_factory=DingTalkSettings)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
@@ -165,6 +171,7 @@ class PackConfig:
             message_center=message_center,
             dingtalk_inbound=(DingTalkInboundConfig.from_mapping(reader.mapping["dingtalk_inbound"])
                               if reader.mapping.get("dingtalk_inbound") else None),
+            dingtalk=DingTalkSettings.from_reader(reader),
         )
 
     def secrets(self) -> list[str]:
@@ -174,6 +181,7 @@ class PackConfig:
             secrets += self.aliyun.secrets()
         if self.dingtalk_inbound is not None:
             secrets.append(self.dingtalk_inbound.app_secret)
+        secrets += self.dingtalk.secrets()
         return secrets
 
     @property

@@ -9,7 +9,8 @@ from email.utils import parseaddr
 from typing import Any
 
 from .config import PackConfig, SmtpInstance
-from .custom_input import CustomReceivers, apply_json_input, parse_custom_receiver
+from .custom_input import apply_json_input, parse_custom_receiver
+from .dingtalk_request import DingTalkRequest, parse_dingtalk_request
 from .errors import ParameterError
 from .params import as_flag, as_list, as_single_line, as_text, is_blank
 from .phone_request import SmsRequest, VoiceRequest, parse_phone_requests
@@ -23,11 +24,6 @@ CUSTOM_PARAMETERS = (
     "sms", "smscontext", "email", "emailcontext", "customReceiver", "jsonInput",
     "dingdingWebhooks", "dingdingMsgType",
 )
-
-# Parameters of channels this release does not deliver on yet, by the channel they ask for.
-_NOT_YET_SUPPORTED = {
-    "dingtalk": ("dingding", "dingdingWebhooks", "dingdingcontext", "dingdingMsgType"),
-}
 
 DEFAULT_SUBJECT = "Security notification"
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -50,8 +46,11 @@ class CustomRequest:
     email: EmailRequest | None = None
     sms: SmsRequest | None = None
     voice: VoiceRequest | None = None
-    # (channel, the parameters that asked for it) for channels not delivered on yet
-    unsupported: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    dingtalk: DingTalkRequest | None = None
+
+    def secrets(self) -> list[str]:
+        """Credentials that came with the parameters, to be kept out of the result."""
+        return self.dingtalk.secrets() if self.dingtalk is not None else []
 
 
 def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
@@ -73,39 +72,12 @@ def _parse(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
     extra = parse_custom_receiver(params.get("customReceiver"), parse_email_address)
     email = _email_request(params, config, extra.emails)
     sms, voice = parse_phone_requests(params, config, extra.phones)
-    unsupported = tuple(
-        (channel, tuple(name for name in names if _asks_for_channel(name, params.get(name))))
-        for channel, names in _NOT_YET_SUPPORTED.items()
-    )
-    unsupported = tuple((channel, names) for channel, names in unsupported if names)
-    unsupported = _custom_receiver_robots(extra, unsupported)
-    if email is None and sms is None and voice is None and not unsupported:
+    dingtalk = parse_dingtalk_request(params, config.dingtalk, extra.robots)
+    if email is None and sms is None and voice is None and dingtalk is None:
         raise ParameterError(
             "receivers", "nothing to send: give receivers (with email), telephone (with sms or "
-            "telephonecontext), customReceiver, or the parameters of another channel")
-    return CustomRequest(email=email, sms=sms, voice=voice, unsupported=unsupported)
-
-
-def _custom_receiver_robots(extra: CustomReceivers,
-                            unsupported: tuple[tuple[str, tuple[str, ...]], ...]
-                            ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The seam for DingTalk robots named in customReceiver (``"dingtalk": [...]``).
-
-    Until the DingTalk channel is merged they are reported like the dingding parameters:
-    one "not supported yet" dingtalk delivery.  When it is, this function hands
-    ``extra.robots`` (robot names or webhook URLs) to the DingTalk request instead.
-    """
-    if not extra.robots:
-        return unsupported
-    names = dict(unsupported)
-    names["dingtalk"] = names.get("dingtalk", ()) + ("customReceiver.dingtalk",)
-    return tuple(names.items())
-
-
-def _asks_for_channel(name: str, value: Any) -> bool:
-    if is_blank(value):
-        return False
-    return as_flag(name, value) is not False
+            "telephonecontext), dingding / dingdingWebhooks, or customReceiver")
+    return CustomRequest(email=email, sms=sms, voice=voice, dingtalk=dingtalk)
 
 
 def parse_email_address(parameter: str, value: Any) -> str:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .channels.dingtalk import send_dingtalk
 from .channels.email import send_email
 from .channels.sms import new_out_id, send_sms
 from .channels.voice import place_calls
@@ -44,7 +45,8 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
 
 async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyResult:
     """Deliver a validated request; every channel runs concurrently within one bound."""
-    async with DeliveryContext(Redactor(config.secrets()), config.max_concurrency) as ctx:
+    redactor = Redactor(config.secrets() + request.secrets())
+    async with DeliveryContext(redactor, config.max_concurrency) as ctx:
         jobs: list[Awaitable[list[Delivery]]] = []
         if request.email is not None:
             jobs.append(send_email(request.email, ctx))
@@ -53,13 +55,9 @@ async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyRe
             jobs.append(send_sms(request.sms, ctx, out_id=out_id))
         if request.voice is not None:
             jobs.append(place_calls(request.voice, ctx, out_id=out_id))
+        if request.dingtalk is not None:
+            jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
         deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
-    deliveries += [
-        Delivery(channel, ", ".join(names), False, None, 0,
-                 f"not supported yet: this release of notify_message cannot deliver on "
-                 f"{channel}; {', '.join(names)} was ignored and nothing was sent there")
-        for channel, names in request.unsupported
-    ]
     return NotifyResult(deliveries=tuple(deliveries))
 
 

@@ -1,12 +1,15 @@
 """Email through an SMTP resource instance.
 
-One SMTP session per instance carries every message of a call; each recipient gets a
+One SMTP session per instance carries the messages of a call; each recipient gets a
 message of their own (nobody sees the other recipients), so each has its own delivery entry.
+A large fan-out opens one more session for every ``MESSAGES_PER_SESSION`` messages, up to
+the instance's ``max_sessions``, and those sessions run in parallel within the call's bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -25,6 +28,8 @@ from ..result import Delivery, Redactor
 __all__ = ["CHANNEL", "build_message", "send_email"]
 
 CHANNEL = "email"
+# Below this many messages per session a call keeps to one login: providers count logins.
+MESSAGES_PER_SESSION = 25
 
 
 def build_message(instance: SmtpInstance, recipient: str, subject: str, body: str,
@@ -83,8 +88,15 @@ async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delive
         (recipient, build_message(instance, recipient, request.subject, request.body, request.html))
         for recipient in request.recipients
     ]
-    async with ctx.limit:  # a session is one delivery slot, however many messages it carries
-        return await _Session(instance, ctx.redactor).send_all(messages)
+    sessions = max(1, min(instance.max_sessions, math.ceil(len(messages) / MESSAGES_PER_SESSION)))
+
+    async def session(share: Sequence[tuple[str, EmailMessage]]) -> list[Delivery]:
+        async with ctx.limit:  # a session is one delivery slot, however many messages it carries
+            return await _Session(instance, ctx.redactor).send_all(share)
+
+    shares = await asyncio.gather(*(session(messages[i::sessions]) for i in range(sessions)))
+    by_recipient = {d.target: d for share in shares for d in share}
+    return [by_recipient[recipient] for recipient, _ in messages]
 
 
 class _Session:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
+from ..channels.dingtalk import send_dingtalk
 from ..channels.email import send_email
 from ..channels.sms import send_sms
 from ..config import PackConfig
 from ..custom_request import EmailRequest
+from ..dingtalk_request import parse_dingtalk_request
 from ..delivery import DeliveryContext
 from ..errors import ParameterError
 from ..phone_request import SmsRequest
@@ -50,8 +52,8 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
             jobs.append(_pmsg(message, recipient, inbox, ctx))
         elif channel == "sms":
             jobs.append(_sms(message, recipient, config, ctx))
-        else:
-            jobs.append(_not_supported_yet(channel, recipient))
+        elif channel == "webhook":
+            jobs.append(_webhook(message, recipient, config, ctx))
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 
@@ -88,6 +90,26 @@ async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfi
     return await send_sms(SmsRequest(config.aliyun, profile, numbers, message.body), ctx)
 
 
+async def _webhook(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                   ctx: DeliveryContext) -> list[Delivery]:
+    if not recipient.webhooks:
+        return [Delivery("dingtalk", recipient.aliuid, False, None, 0,
+                         "not sent: this account has no DingTalk robot "
+                         "(message_center.recipients[].webhooks)")]
+    # the same path as notifyByCustom's DingTalk parameters: robots, size and shape checks
+    params = {"dingding": 1, "dingdingWebhooks": list(recipient.webhooks),
+              "dingdingMsgType": "markdown",
+              "dingdingcontext": {"title": message.subject,
+                                  "text": f"### {message.subject}\n\n{message.body}"}}
+    try:
+        request = parse_dingtalk_request(params, config.dingtalk)
+    except ParameterError as exc:
+        return [Delivery("dingtalk", recipient.aliuid, False, None, 0,
+                         f"not sent: message_center.recipients[].webhooks: {exc.problem}")]
+    assert request is not None
+    return await send_dingtalk(request, config.dingtalk, ctx)
+
+
 async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
                 ctx: DeliveryContext) -> list[Delivery]:
     internal = InternalMessage.new(recipient.aliuid, message.event_id, message.lang,
@@ -98,9 +120,3 @@ async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
         return [Delivery("pmsg", recipient.aliuid, False, None, 1,
                          "not kept: " + ctx.redactor(f"{type(exc).__name__}: {exc}"))]
     return [Delivery("pmsg", recipient.aliuid, True, internal.id, 1, where)]
-
-
-async def _not_supported_yet(channel: str, recipient: Recipient) -> list[Delivery]:
-    return [Delivery(channel, recipient.aliuid, False, None, 0,
-                     f"not supported yet: this release cannot deliver Message Center "
-                     f"notifications on {channel}; nothing was sent there")]

@@ -1,0 +1,214 @@
+"""DingTalk custom group robots.
+
+Every robot of a call is one delivery; they run concurrently within the call's bound and
+share one keep-alive HTTP client.  DingTalk answers HTTP 200 whether it took the message or
+not, so the verdict is the ``errcode`` of its answer: 0 is delivered; transient answers
+(busy, too fast, HTTP 5xx, timeouts) are retried with exponential backoff within
+``dingtalk_retry_seconds``; everything else fails at once with what to do about it.  Within
+a call no robot is sent more than DingTalk's 20 messages per minute, retries included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import ssl
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+import httpx
+
+from ..delivery import DeliveryContext
+from ..dingtalk_config import DingTalkSettings
+from ..dingtalk_protocol import (
+    encode_body,
+    explain_errcode,
+    keywords_found,
+    message_text,
+    signed_query,
+)
+from ..dingtalk_request import DingTalkMessage, DingTalkRequest, RobotTarget
+from ..result import Delivery
+
+__all__ = ["CHANNEL", "send_dingtalk"]
+
+CHANNEL = "dingtalk"
+MAX_BACKOFF = 8.0
+_ERRMSG_SHOWN = 200
+
+
+class _MaskWebhookCredentials(logging.Filter):
+    """httpx logs every request URL at INFO; a robot's URL holds its access_token and sign."""
+
+    _CREDENTIAL = re.compile(r"((?:access_token|sign|timestamp)=)[^&\s'\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self._CREDENTIAL.sub(r"\1***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_HTTPX_LOG_FILTER = _MaskWebhookCredentials()
+logging.getLogger("httpx").addFilter(_HTTPX_LOG_FILTER)
+
+
+async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
+                        ctx: DeliveryContext) -> list[Delivery]:
+    """Send the message to every robot of the request; one Delivery per robot, in order."""
+    sender = _Sender(settings, ctx)
+    return list(await asyncio.gather(*(sender.deliver(robot, request.message)
+                                       for robot in request.robots)))
+
+
+@dataclass(frozen=True)
+class _Answer:
+    ok: bool
+    transient: bool
+    code: str | None
+    detail: str
+
+
+class _RateWindow:
+    """DingTalk's per-robot limit (N messages per sliding window), kept for one call."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.sent: dict[str, deque[float]] = {}
+
+    def wait(self, token: str, now: float) -> float:
+        """Seconds to wait before the robot may be sent another message."""
+        sent = self.sent.setdefault(token, deque())
+        while sent and now - sent[0] >= self.window:
+            sent.popleft()
+        return 0.0 if len(sent) < self.limit else sent[0] + self.window - now
+
+    def record(self, token: str, now: float) -> None:
+        self.sent.setdefault(token, deque()).append(now)
+
+
+class _Sender:
+    def __init__(self, settings: DingTalkSettings, ctx: DeliveryContext) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.rate = _RateWindow(settings.rate_limit, settings.rate_window)
+
+    async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> Delivery:
+        body = message.body(robot.mentions)
+        if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
+            return Delivery(CHANNEL, robot.label, False, None, 0, (
+                f"not sent: robot {robot.label} only accepts messages that contain one of its "
+                f"keywords ({', '.join(robot.keywords)}) and this message has none; DingTalk "
+                "would refuse it (errcode 310000). Put one of them in dingdingcontext"))
+        content = encode_body(body)
+        started = time.monotonic()
+        budget = self.settings.retry_seconds
+        delay = self.settings.retry_backoff
+        attempts = 0
+        answer = _Answer(False, False, None, "not sent")
+        while True:
+            elapsed = time.monotonic() - started
+            wait = self.rate.wait(robot.webhook.access_token, time.monotonic())
+            if wait > 0:
+                if elapsed + wait > budget:
+                    return self._failed(robot, attempts, answer, (
+                        f"; not retried: {self.settings.rate_limit} messages already went to "
+                        f"this robot in the last {self.settings.rate_window:g}s, DingTalk's "
+                        "limit"))
+                await asyncio.sleep(wait)
+            attempts += 1
+            self.rate.record(robot.webhook.access_token, time.monotonic())
+            async with self.ctx.limit:
+                answer = await self._post(robot, content)
+            if answer.ok:
+                retried = f" after {attempts} attempts" if attempts > 1 else ""
+                return Delivery(CHANNEL, robot.label, True, answer.code, attempts,
+                                answer.detail + retried)
+            if not answer.transient:
+                return self._failed(robot, attempts, answer, "")
+            pause = delay * random.uniform(0.75, 1.0)
+            if time.monotonic() - started + pause > budget:
+                return self._failed(robot, attempts, answer, (
+                    f"; gave up after {attempts} attempt{'s' if attempts > 1 else ''} within "
+                    f"dingtalk_retry_seconds ({budget:g}s)"))
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _failed(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str) -> Delivery:
+        return Delivery(CHANNEL, robot.label, False, answer.code, attempts,
+                        self._scrub(robot, answer.detail + why))
+
+    def _scrub(self, robot: RobotTarget, text: str) -> str:
+        for secret in (robot.webhook.url, robot.webhook.access_token, robot.secret):
+            if len(secret) >= 4:  # as the Redactor: masking a letter would garble the text
+                text = text.replace(secret, "***")
+        return self.ctx.redactor(text)
+
+    async def _post(self, robot: RobotTarget, content: bytes) -> _Answer:
+        url = robot.webhook.url
+        if robot.secret:
+            url += "&" + signed_query(robot.secret, int(time.time() * 1000))
+        where = robot.webhook.netloc
+        client = self.ctx.http(self.settings.ca_bundle)
+        try:
+            response = await client.post(
+                url, content=content, timeout=self.settings.timeout,
+                headers={"Content-Type": "application/json; charset=utf-8"})
+        except httpx.TimeoutException:
+            return _Answer(False, True, None, f"timed out after {self.settings.timeout:g}s "
+                                              f"waiting for {where}")
+        except httpx.ConnectError as exc:
+            return _Answer(False, False, None, _connect_failure(exc, where))
+        except httpx.TransportError as exc:  # the connection broke mid-request
+            return _Answer(False, True, None, f"the connection to {where} failed "
+                                              f"({type(exc).__name__})")
+        return _read_answer(response, where)
+
+
+def _read_answer(response: httpx.Response, where: str) -> _Answer:
+    status = response.status_code
+    if status >= 500:
+        return _Answer(False, True, f"HTTP {status}", f"{where} answered HTTP {status}")
+    if status != 200:
+        return _Answer(False, False, f"HTTP {status}", (
+            f"{where} answered HTTP {status}, not DingTalk's HTTP 200 with an errcode: "
+            "check the webhook URL"))
+    try:
+        answer = response.json()
+        errcode = int(answer["errcode"])
+    except (ValueError, TypeError, KeyError):
+        return _Answer(False, False, None, (
+            f"{where} answered HTTP 200 without DingTalk's errcode, so whether the message "
+            "was taken is unknown: is the webhook a DingTalk robot?"))
+    errmsg = str(answer.get("errmsg", ""))[:_ERRMSG_SHOWN]
+    if errcode == 0:
+        return _Answer(True, False, "0", "delivered (errcode 0)")
+    transient, explanation = explain_errcode(errcode, errmsg)
+    return _Answer(False, transient, str(errcode),
+                   f"DingTalk answered errcode {errcode} ({errmsg}): {explanation}")
+
+
+def _connect_failure(exc: BaseException, where: str) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (f"the certificate of {where} could not be verified "
+                    f"({cause.verify_message}); for an on-premises relay set "
+                    "dingtalk_ca_bundle to the CA file that signed it")
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {where}: check the webhook's host and port"
+    return (f"could not connect to {where}: check the host name, DNS and that a firewall "
+            "lets HTTPS out")
+
+
+def _causes(exc: BaseException) -> Sequence[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain

@@ -1,0 +1,245 @@
+"""The DingTalk part of the pack config: named robots and where robots may live.
+
+``DingTalkSettings.from_reader`` is called by ``PackConfig.from_mapping`` with the config's
+top-level reader and raises ``ConfigError`` naming the offending key.  ``parse_webhook`` is
+also used for webhook URLs given as action parameters, so that both obey the same host rule:
+only ``https://oapi.dingtalk.com`` unless ``dingtalk_allowed_hosts`` lists another host.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .dingtalk_protocol import (
+    DEFAULT_HOST,
+    MOBILE_PATTERN,
+    RATE_LIMIT_MESSAGES,
+    RATE_LIMIT_WINDOW,
+    SEND_PATH,
+)
+from .errors import ConfigError
+
+if TYPE_CHECKING:  # config.py imports this module; the reader is only passed in
+    from .config import ConfigReader
+
+__all__ = ["Webhook", "DingTalkRobot", "DingTalkSettings", "parse_webhook", "parse_mobile"]
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRY_SECONDS = 30.0
+DEFAULT_RETRY_BACKOFF = 1.0
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A robot's webhook URL.  The URL carries the access_token, a credential: show
+    ``masked`` instead, never ``url``."""
+
+    url: str = field(repr=False)
+    access_token: str = field(repr=False)
+    netloc: str
+    path: str
+
+    @property
+    def masked(self) -> str:
+        return f"https://{self.netloc}{self.path}?access_token={self.access_token[:4]}***"
+
+
+def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
+    """A webhook URL checked against the host rule; ValueError says what is wrong (without
+    repeating the URL, which holds a credential)."""
+    url = text.strip()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    if parts.scheme.lower() != "https":
+        raise ValueError("must be an https:// URL (DingTalk robots are reached over TLS only)")
+    host = (parts.hostname or "").lower()
+    if not host or parts.username is not None or parts.password is not None:
+        raise ValueError("must be https://host/path?access_token=..., without user:password")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    if host == DEFAULT_HOST:
+        if port not in (None, 443):
+            raise ValueError(f"{DEFAULT_HOST} is only reached on port 443")
+        if parts.path != SEND_PATH:
+            raise ValueError(f"must be https://{DEFAULT_HOST}{SEND_PATH}?access_token=...")
+    elif not _host_allowed(host, port, allowed_hosts):
+        raise ValueError(
+            f"points at {host}{f':{port}' if port else ''}, which is not {DEFAULT_HOST}; "
+            "other hosts (an on-premises relay) must be listed in dingtalk_allowed_hosts in "
+            "the pack config")
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    tokens = query.get("access_token", [])
+    if len(tokens) != 1 or not tokens[0].strip():
+        raise ValueError("has no access_token: copy the whole webhook URL from the robot's "
+                         "settings, https://oapi.dingtalk.com/robot/send?access_token=...")
+    if "sign" in query or "timestamp" in query:
+        raise ValueError("must not carry timestamp or sign: they expire; give the robot's "
+                         "secret instead and every request is signed when it is sent")
+    return Webhook(url=url, access_token=tokens[0].strip(), netloc=parts.netloc.lower(),
+                   path=parts.path)
+
+
+def _host_allowed(host: str, port: int | None, allowed_hosts: Sequence[str]) -> bool:
+    for entry in allowed_hosts:
+        allowed_host, sep, allowed_port = entry.rpartition(":")
+        if not sep:
+            allowed_host, allowed_port = entry, ""
+        if allowed_host.strip("[]") == host and (not allowed_port or
+                                                 str(port or 443) == allowed_port):
+            return True
+    return False
+
+
+def parse_mobile(text: str) -> str | None:
+    """A mobile number for atMobiles, or None when the text is not one."""
+    mobile = text.strip().replace(" ", "")
+    return mobile if MOBILE_PATTERN.match(mobile) else None
+
+
+@dataclass(frozen=True)
+class DingTalkRobot:
+    """One named custom robot of the pack config (``dingtalk_robots``)."""
+
+    name: str
+    webhook: Webhook
+    secret: str = field(default="", repr=False)
+    keywords: tuple[str, ...] = ()
+    at_mobiles: tuple[str, ...] = ()
+    at_user_ids: tuple[str, ...] = ()
+    at_all: bool = False
+    default: bool = False
+
+    @property
+    def label(self) -> str:
+        """How results name this robot: its name, never its URL."""
+        return self.name
+
+    @classmethod
+    def from_reader(cls, reader: ConfigReader, allowed_hosts: Sequence[str]) -> DingTalkRobot:
+        name = reader.string("name", required=True)
+        try:
+            webhook = parse_webhook(reader.string("webhook", required=True), allowed_hosts)
+        except ValueError as exc:
+            raise ConfigError(reader.key("webhook"), str(exc)) from None
+        secret = reader.string("secret")
+        if secret and not secret.startswith("SEC"):
+            raise ConfigError(reader.key("secret"),
+                              "expected the robot's signing secret, which starts with SEC "
+                              "(robot settings > security settings > 加签)")
+        mobiles = _strings(reader, "at_mobiles")
+        for mobile in mobiles:
+            if parse_mobile(mobile) is None:
+                raise ConfigError(reader.key("at_mobiles"),
+                                  f"{mobile!r} is not a mobile number (digits, optional +)")
+        return cls(
+            name=name,
+            webhook=webhook,
+            secret=secret,
+            keywords=_strings(reader, "keywords"),
+            at_mobiles=tuple(parse_mobile(m) or m for m in mobiles),
+            at_user_ids=_strings(reader, "at_user_ids"),
+            at_all=reader.boolean("at_all", default=False),
+            default=reader.boolean("default", default=False),
+        )
+
+
+@dataclass(frozen=True)
+class DingTalkSettings:
+    """Everything the DingTalk channel reads from the pack config."""
+
+    robots: tuple[DingTalkRobot, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    ca_bundle: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    # DingTalk's own limits; not config keys, but replaceable so tests can use short windows
+    rate_limit: int = RATE_LIMIT_MESSAGES
+    rate_window: float = RATE_LIMIT_WINDOW
+
+    @classmethod
+    def from_reader(cls, reader: ConfigReader) -> DingTalkSettings:
+        allowed = tuple(h.lower() for h in _strings(reader, "dingtalk_allowed_hosts"))
+        for host in allowed:
+            if "/" in host or any(c.isspace() for c in host):
+                raise ConfigError("dingtalk_allowed_hosts",
+                                  f"expected host names (host or host:port), got {host!r}")
+        robots = tuple(DingTalkRobot.from_reader(r, allowed)
+                       for r in reader.items("dingtalk_robots"))
+        _check_unique(robots)
+        return cls(
+            robots=robots,
+            allowed_hosts=allowed,
+            ca_bundle=reader.string("dingtalk_ca_bundle"),
+            timeout=reader.number("dingtalk_timeout", default=DEFAULT_TIMEOUT),
+            retry_seconds=_retry_seconds(reader),
+            retry_backoff=reader.number("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
+        )
+
+    def secrets(self) -> list[str]:
+        """The robots' webhook URLs, access tokens and signing secrets."""
+        found: list[str] = []
+        for robot in self.robots:
+            found += [robot.webhook.url, robot.webhook.access_token, robot.secret]
+        return [s for s in found if s]
+
+    def robot(self, name: str) -> DingTalkRobot | None:
+        wanted = name.strip().lower()
+        for robot in self.robots:
+            if robot.name.lower() == wanted:
+                return robot
+        return None
+
+    def robot_for_token(self, access_token: str) -> DingTalkRobot | None:
+        for robot in self.robots:
+            if robot.webhook.access_token == access_token:
+                return robot
+        return None
+
+    @property
+    def default_robots(self) -> tuple[DingTalkRobot, ...]:
+        """The robots dingding = 1 sends to: those marked default, or the only robot."""
+        marked = tuple(r for r in self.robots if r.default)
+        if marked:
+            return marked
+        return self.robots if len(self.robots) == 1 else ()
+
+
+def _retry_seconds(reader: ConfigReader) -> float:
+    """0 turns retries off, so unlike other durations it may be zero."""
+    if reader.mapping.get("dingtalk_retry_seconds") == 0:
+        return 0.0
+    return reader.number("dingtalk_retry_seconds", default=DEFAULT_RETRY_SECONDS)
+
+
+def _strings(reader: ConfigReader, name: str) -> tuple[str, ...]:
+    """A list of strings; a single string is a list of one."""
+    value = reader.mapping.get(name)
+    if value is None:
+        return ()
+    items: list[Any] = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, (str, int)) and
+                                              not isinstance(i, bool) for i in items):
+        raise ConfigError(reader.key(name), "expected a list of strings")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _check_unique(robots: Sequence[DingTalkRobot]) -> None:
+    names: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    for i, robot in enumerate(robots):
+        name = robot.name.lower()
+        if name in names:
+            raise ConfigError(f"dingtalk_robots[{i}].name",
+                              f"{robot.name!r} is already used by dingtalk_robots[{names[name]}]")
+        token = robot.webhook.access_token
+        if token in tokens:
+            raise ConfigError(f"dingtalk_robots[{i}].webhook",
+                              f"is the same robot as dingtalk_robots[{tokens[token]}]")
+        names[name], tokens[token] = i, i

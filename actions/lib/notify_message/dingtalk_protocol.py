@@ -1,0 +1,222 @@
+"""What we know about DingTalk custom group robots: the one place that knows the protocol.
+
+A custom robot is a webhook, ``POST https://oapi.dingtalk.com/robot/send?access_token=T``,
+optionally signed with ``&timestamp=MS&sign=S``.  DingTalk answers HTTP 200 even when it
+refuses a message; the verdict is the ``errcode`` of the JSON answer.  This module holds the
+signing algorithm, the message types and the fields DingTalk requires of each, the size and
+rate limits, and what every errcode means.  The channel, the config parser and the loopback
+test server all import these facts from here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_HOST",
+    "SEND_PATH",
+    "MSG_TYPES",
+    "MENTION_MSG_TYPES",
+    "MAX_BODY_BYTES",
+    "RATE_LIMIT_MESSAGES",
+    "RATE_LIMIT_WINDOW",
+    "THROTTLE_SECONDS",
+    "SIGN_TIMESTAMP_TOLERANCE_MS",
+    "SECURITY_REJECTIONS",
+    "Errcode",
+    "ERRCODES",
+    "sign",
+    "signed_query",
+    "message_text",
+    "missing_fields",
+    "explain_errcode",
+    "keywords_found",
+    "MOBILE_PATTERN",
+    "encode_body",
+]
+
+DEFAULT_HOST = "oapi.dingtalk.com"
+SEND_PATH = "/robot/send"
+
+# The msgtypes, spelt as DingTalk spells them; a body carries its payload under that key.
+MSG_TYPES = ("text", "markdown", "link", "actionCard", "feedCard")
+# DingTalk shows @mentions (the "at" object) for these message types only.
+MENTION_MSG_TYPES = ("text", "markdown")
+
+# DingTalk refuses a request body above 20000 bytes with errcode 460101, "message too long,
+# exceed 20000 bytes" / "body 大小不合法;solution:请保持大小在 20000bytes 以内" (seen in
+# github.com/feiyu563/PrometheusAlert/issues/318 and
+# github.com/timonwong/prometheus-webhook-dingtalk/issues/30).  We measure the UTF-8 JSON
+# body exactly as it is sent and refuse it before sending.
+MAX_BODY_BYTES = 20000
+
+# "Each robot sends at most 20 messages per minute; above that it is throttled for 10
+# minutes" (DingTalk custom robot documentation, errcode 130101).
+RATE_LIMIT_MESSAGES = 20
+RATE_LIMIT_WINDOW = 60.0
+THROTTLE_SECONDS = 600.0
+
+# What DingTalk takes in atMobiles: a mobile number, digits with an optional +country code.
+MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
+
+# The signature's timestamp must be within one hour of DingTalk's clock.
+SIGN_TIMESTAMP_TOLERANCE_MS = 3600 * 1000
+
+# errcode 310000 ("security check failed") carries its reason in errmsg; these are the
+# phrases DingTalk uses, each with what to do about it.
+SECURITY_REJECTIONS: dict[str, str] = {
+    "keywords not in content": (
+        "the robot's security settings require one of its custom keywords in every message "
+        "and this message has none; put one in dingdingcontext, and list the robot's "
+        "keywords under keywords in its dingtalk_robots entry so that the pack checks "
+        "before sending"),
+    "sign not match": (
+        "the signature did not match: the robot uses signing (加签) and the secret is wrong "
+        "or missing; copy the robot's SEC... secret into secret of its dingtalk_robots entry"),
+    "invalid timestamp": (
+        "the signature's timestamp is more than an hour away from DingTalk's clock: "
+        "synchronise this host's clock (NTP)"),
+    "not in whitelist": (
+        "the robot only accepts requests from its IP whitelist (IP地址段) and this host's "
+        "public IP is not on it; add the StackStorm host's egress IP to the robot's "
+        "security settings"),
+}
+
+
+@dataclass(frozen=True)
+class Errcode:
+    code: int
+    meaning: str
+    advice: str
+    transient: bool = False
+
+
+ERRCODES: dict[int, Errcode] = {e.code: e for e in (
+    Errcode(0, "ok", ""),
+    Errcode(-1, "DingTalk is busy (系统繁忙)", "a temporary failure", transient=True),
+    Errcode(130101, "sent too fast: more than 20 messages in a minute to this robot",
+            "DingTalk throttles a robot for about 10 minutes after 20 messages in a minute; "
+            "merge alerts into one markdown summary or spread them over several robots",
+            transient=True),
+    Errcode(410100, "DingTalk could not process the message right now",
+            "a temporary failure", transient=True),
+    Errcode(310000, "security check failed", "check the robot's security settings"),
+    Errcode(300001, "the access_token does not exist",
+            "the robot was removed or the webhook was copied incompletely; copy the webhook "
+            "again from the group's robot settings"),
+    Errcode(300005, "the access_token does not exist",
+            "the robot was removed from its group; add a robot and update its webhook"),
+    Errcode(400102, "the robot is disabled (机器人已停用)",
+            "a group admin must enable the robot again in the group's robot settings"),
+    Errcode(400402, "markdown title is missing",
+            "give a title: dingdingcontext {\"title\": ..., \"text\": ...}"),
+    Errcode(400403, "markdown text is missing",
+            "give the text: dingdingcontext {\"title\": ..., \"text\": ...}"),
+    Errcode(460101, f"the message is longer than {MAX_BODY_BYTES} bytes",
+            "shorten dingdingcontext"),
+    Errcode(40035, "a required parameter is missing (缺少参数)",
+            "the message lacks a field its msgtype requires"),
+)}
+
+
+def sign(secret: str, timestamp_ms: int) -> str:
+    """The ``sign`` query value: urlencode(base64(HMAC-SHA256(secret, f"{ts}\\n{secret}")))."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"),
+                      hashlib.sha256).digest()
+    return urllib.parse.quote_plus(base64.b64encode(digest).decode("ascii"))
+
+
+def signed_query(secret: str, timestamp_ms: int) -> str:
+    """What a signed request appends to the webhook URL (already encoded)."""
+    return f"timestamp={timestamp_ms}&sign={sign(secret, timestamp_ms)}"
+
+
+# The fields DingTalk requires in each msgtype's payload; for feedCard and actionCard's
+# buttons, the fields of each item.  Note the casing: messageUrl / picUrl in link, but
+# messageURL / picURL in feedCard and singleURL / actionURL in actionCard.
+_REQUIRED = {
+    "text": ("content",),
+    "markdown": ("title", "text"),
+    "link": ("title", "text", "messageUrl"),
+    "actionCard": ("title", "text"),
+}
+_FEED_LINK_REQUIRED = ("title", "messageURL", "picURL")
+_BUTTON_REQUIRED = ("title", "actionURL")
+
+
+def missing_fields(msgtype: str, payload: Mapping[str, Any]) -> list[str]:
+    """The required fields a payload of this msgtype lacks, as dotted paths."""
+    def blank(value: Any) -> bool:
+        return not isinstance(value, str) or not value.strip()
+
+    if msgtype == "feedCard":
+        links = payload.get("links")
+        if not isinstance(links, list) or not links:
+            return ["links"]
+        return [f"links[{i}].{name}" for i, link in enumerate(links)
+                for name in _FEED_LINK_REQUIRED
+                if not isinstance(link, Mapping) or blank(link.get(name))]
+    missing = [name for name in _REQUIRED.get(msgtype, ()) if blank(payload.get(name))]
+    if msgtype == "actionCard":
+        buttons = payload.get("btns")
+        if buttons is None:
+            missing += [n for n in ("singleTitle", "singleURL") if blank(payload.get(n))]
+        elif not isinstance(buttons, list) or not buttons:
+            missing.append("btns")
+        else:
+            missing += [f"btns[{i}].{name}" for i, button in enumerate(buttons)
+                        for name in _BUTTON_REQUIRED
+                        if not isinstance(button, Mapping) or blank(button.get(name))]
+    return missing
+
+
+# The fields whose text DingTalk searches for the robot's custom keywords.
+_TEXT_FIELDS = ("content", "title", "text", "singleTitle")
+
+
+def message_text(body: Mapping[str, Any]) -> str:
+    """Every piece of visible text of a message body, where the robot's keywords count."""
+    payload = body.get(body.get("msgtype", ""), {})
+    if not isinstance(payload, Mapping):
+        return ""
+    parts = [payload.get(name) for name in _TEXT_FIELDS]
+    for item in _items(payload.get("btns")) + _items(payload.get("links")):
+        parts.append(item.get("title"))
+    return "\n".join(p for p in parts if isinstance(p, str))
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def explain_errcode(errcode: int, errmsg: str) -> tuple[bool, str]:
+    """(transient, explanation) for an errcode DingTalk answered."""
+    known = ERRCODES.get(errcode)
+    if errcode == 310000:
+        for phrase, advice in SECURITY_REJECTIONS.items():
+            if phrase in errmsg:
+                return False, f"security check failed ({phrase}): {advice}"
+        return False, ("security check failed: the message did not pass the robot's security "
+                       "settings (custom keywords, signing or IP whitelist)")
+    if known is None:
+        return False, "DingTalk refused the message"
+    text = known.meaning if not known.advice else f"{known.meaning}: {known.advice}"
+    return known.transient, text
+
+
+def keywords_found(keywords: Iterable[str], text: str) -> bool:
+    """DingTalk's keyword rule: at least one keyword occurs in the text, as written."""
+    return any(keyword in text for keyword in keywords)
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The request body exactly as it is sent: compact UTF-8 JSON (DingTalk requires UTF-8)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,385 @@
+"""notifyByCustom's DingTalk parameters, validated into one typed request.
+
+``dingding``          1 / true: send; 0 / false: don't; a robot name (or several): send to
+                      those robots.  Blank: send when dingdingWebhooks or dingdingcontext
+                      is given.
+``dingdingWebhooks``  robots: webhook URLs and / or names of robots in ``dingtalk_robots``,
+                      as one string, a JSON list, an array, or separated by commas or new
+                      lines.  Blank: the robots marked ``default: true`` (or the only one).
+``dingdingMsgType``   text (default), markdown, link, actionCard, feedCard.
+``dingdingcontext``   text / markdown: the text itself, or a JSON object; link, actionCard,
+                      feedCard: a JSON object with DingTalk's own field names.  @mentions are
+                      keys of the object: atMobiles, atUserIds, isAtAll (text and markdown).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dingtalk_config import (
+    DingTalkRobot,
+    DingTalkSettings,
+    Webhook,
+    parse_mobile,
+    parse_webhook,
+)
+from .dingtalk_protocol import (
+    MAX_BODY_BYTES,
+    MENTION_MSG_TYPES,
+    MSG_TYPES,
+    encode_body,
+    missing_fields,
+)
+from .errors import ParameterError
+from .params import as_flag, as_json, as_list, as_text, is_blank
+
+__all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest",
+           "parse_dingtalk_request", "CONTEXT_KEYS"]
+
+_MENTION_KEYS = ("atMobiles", "atUserIds", "isAtAll")
+# The keys dingdingcontext may have, by msgtype.
+CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
+    "text": ("content", "text") + _MENTION_KEYS,
+    "markdown": ("title", "text") + _MENTION_KEYS,
+    "link": ("title", "text", "messageUrl", "picUrl"),
+    "actionCard": ("title", "text", "singleTitle", "singleURL", "btns", "btnOrientation"),
+    "feedCard": ("links",),
+}
+_ITEM_KEYS = {"btns": ("title", "actionURL"), "links": ("title", "messageURL", "picURL")}
+_URL_FIELDS = ("messageUrl", "picUrl", "singleURL", "actionURL", "messageURL", "picURL")
+# DingTalk opens http(s) links, and dingtalk:// links inside the client.
+_URL_SCHEMES = ("http", "https", "dingtalk")
+_MARKDOWN_MARKERS = re.compile(r"^[\s#>*\-+`]+")
+_MARKDOWN_TITLE_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Mentions:
+    mobiles: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+    all: bool = False
+
+    def merged(self, other: Mentions) -> Mentions:
+        return Mentions(tuple(dict.fromkeys(self.mobiles + other.mobiles)),
+                        tuple(dict.fromkeys(self.user_ids + other.user_ids)),
+                        self.all or other.all)
+
+    def __bool__(self) -> bool:
+        return bool(self.mobiles or self.user_ids or self.all)
+
+
+@dataclass(frozen=True)
+class DingTalkMessage:
+    msgtype: str
+    payload: Mapping[str, Any] = field(compare=False)
+    mentions: Mentions = Mentions()
+
+    def body(self, robot_mentions: Mentions = Mentions()) -> dict[str, Any]:
+        """The JSON body for one robot: the message, plus the call's and the robot's
+        @mentions where DingTalk shows them."""
+        payload = dict(self.payload)
+        body: dict[str, Any] = {"msgtype": self.msgtype, self.msgtype: payload}
+        if self.msgtype not in MENTION_MSG_TYPES:
+            return body
+        mentions = self.mentions.merged(robot_mentions)
+        if not mentions:
+            return body
+        if self.msgtype == "markdown":
+            # markdown only notifies a person whose @mobile / @userId is also in the text
+            text = payload["text"]
+            missing = [f"@{m}" for m in mentions.mobiles + mentions.user_ids
+                       if f"@{m}" not in text]
+            if missing:
+                payload["text"] = text.rstrip() + "\n\n" + " ".join(missing)
+        body["at"] = {"atMobiles": list(mentions.mobiles), "atUserIds": list(mentions.user_ids),
+                      "isAtAll": mentions.all}
+        return body
+
+
+@dataclass(frozen=True)
+class RobotTarget:
+    """One robot a call sends to: a configured robot, or a webhook given as a parameter."""
+
+    label: str  # safe to show: the robot's name or its masked URL
+    webhook: Webhook
+    secret: str = field(default="", repr=False)
+    keywords: tuple[str, ...] = ()
+    mentions: Mentions = Mentions()
+    configured: bool = False
+
+
+@dataclass(frozen=True)
+class DingTalkRequest:
+    message: DingTalkMessage
+    robots: tuple[RobotTarget, ...]
+
+    def secrets(self) -> list[str]:
+        """Credentials that came with the parameters (webhook URLs and their tokens)."""
+        return [s for r in self.robots for s in (r.webhook.url, r.webhook.access_token)]
+
+
+def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings,
+                           extra_robots: Sequence[str] = ()) -> DingTalkRequest | None:
+    """The DingTalk part of a call, or None when the call does not ask for DingTalk.
+    ``extra_robots`` are robot names or webhook URLs from customReceiver."""
+    dingding = params.get("dingding")
+    webhooks = params.get("dingdingWebhooks")
+    context = params.get("dingdingcontext")
+    asked = not is_blank(webhooks) or not is_blank(context) or bool(extra_robots)
+    selector = None  # robot names given in dingding itself
+    if is_blank(dingding):
+        if not asked:
+            return None  # a playbook's leftover dingdingMsgType alone asks for nothing
+    else:
+        flag = as_flag("dingding", dingding)
+        if flag is False:
+            if asked:
+                raise ParameterError("dingding", "is off (false / 0) but dingdingWebhooks or "
+                                     "dingdingcontext was given; set dingding to 1 or remove "
+                                     "them")
+            return None
+        if flag is None:
+            if not is_blank(webhooks):
+                raise ParameterError("dingding", "names robots and so does dingdingWebhooks; "
+                                     "set dingding to 1 and list the robots in "
+                                     "dingdingWebhooks")
+            selector = dingding
+    if selector is not None:
+        robots = _robots(selector, "dingding", settings)
+    elif is_blank(webhooks) and extra_robots:
+        robots = ()  # customReceiver names the robots: no default robot on top of them
+    else:
+        robots = _robots(webhooks, "dingdingWebhooks", settings)
+    if extra_robots:
+        extra = _robots(list(extra_robots), "customReceiver.dingtalk", settings)
+        by_token = {r.webhook.access_token: r for r in robots + extra}
+        robots = tuple(by_token.values())
+    message = _message(_msgtype(params.get("dingdingMsgType")), context)
+    for robot in robots:
+        size = len(encode_body(message.body(robot.mentions)))
+        if size > MAX_BODY_BYTES:
+            raise ParameterError(
+                "dingdingcontext", f"makes a message of {size} bytes; DingTalk accepts at most "
+                f"{MAX_BODY_BYTES} bytes (UTF-8, about 6600 Chinese characters) and refuses "
+                "longer ones (errcode 460101): shorten it or link to the details")
+    return DingTalkRequest(message=message, robots=robots)
+
+
+def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[RobotTarget, ...]:
+    entries = as_list(parameter, value)
+    if not entries:
+        defaults = settings.default_robots
+        if not defaults:
+            raise ParameterError("dingdingWebhooks", _no_robot_problem(settings))
+        return tuple(_configured(r) for r in defaults)
+    found: dict[str, RobotTarget] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, (str, int)) or isinstance(entry, bool):
+            raise ParameterError(parameter, f"entry {i} is a {type(entry).__name__}; expected "
+                                 "a webhook URL or the name of a robot in dingtalk_robots")
+        text = str(entry).strip()
+        if "://" in text:
+            try:
+                webhook = parse_webhook(text, settings.allowed_hosts)
+            except ValueError as exc:
+                raise ParameterError(parameter, f"entry {i}: the webhook URL {exc}") from None
+            robot = settings.robot_for_token(webhook.access_token)
+            # a configured robot's URL brings that robot's secret, keywords and mentions
+            target = _configured(robot) if robot else RobotTarget(webhook.masked, webhook)
+        else:
+            robot = settings.robot(text)
+            if robot is None:
+                names = ", ".join(r.name for r in settings.robots) or "none configured"
+                raise ParameterError(parameter, f"{text!r} is neither a webhook URL nor the "
+                                     f"name of a robot in dingtalk_robots ({names})")
+            target = _configured(robot)
+        found.setdefault(target.webhook.access_token, target)
+    return tuple(found.values())
+
+
+def _configured(robot: DingTalkRobot) -> RobotTarget:
+    return RobotTarget(label=robot.label, webhook=robot.webhook, secret=robot.secret,
+                       keywords=robot.keywords, configured=True,
+                       mentions=Mentions(robot.at_mobiles, robot.at_user_ids, robot.at_all))
+
+
+def _no_robot_problem(settings: DingTalkSettings) -> str:
+    if not settings.robots:
+        return ("give one or more robot webhook URLs, or configure robots under "
+                "dingtalk_robots in the pack config (see the README)")
+    names = ", ".join(r.name for r in settings.robots)
+    return (f"is blank and no robot is marked default: true; give webhook URLs or robot "
+            f"names ({names})")
+
+
+def _msgtype(value: Any) -> str:
+    text = as_text("dingdingMsgType", value).strip()
+    if not text:
+        return "text"
+    for msgtype in MSG_TYPES:
+        if msgtype.lower() == text.lower():
+            return msgtype
+    raise ParameterError("dingdingMsgType", f"expected one of {', '.join(MSG_TYPES)}, "
+                         f"got {text!r}")
+
+
+def _message(msgtype: str, value: Any) -> DingTalkMessage:
+    if is_blank(value):
+        raise ParameterError("dingdingcontext", "is required when sending to DingTalk: give "
+                             "the message text (or, for " + msgtype + ", " +
+                             _shape_hint(msgtype) + ")")
+    fields = _context_object(msgtype, value)
+    if msgtype not in MENTION_MSG_TYPES and set(fields) & set(_MENTION_KEYS):
+        raise ParameterError("dingdingcontext", "atMobiles, atUserIds and isAtAll work only "
+                             "in text and markdown messages; DingTalk ignores them in " + msgtype)
+    unknown = sorted(set(fields) - set(CONTEXT_KEYS[msgtype]))
+    if unknown:
+        raise ParameterError("dingdingcontext", f"has {unknown[0]!r}, which a {msgtype} "
+                             f"message does not take; expected {_shape_hint(msgtype)}")
+    mentions = _mentions(fields)
+    payload = _payload(msgtype, {k: v for k, v in fields.items() if k not in _MENTION_KEYS})
+    missing = missing_fields(msgtype, payload)
+    if missing:
+        raise ParameterError("dingdingcontext", f"a {msgtype} message needs "
+                             f"{', '.join(missing)}; expected {_shape_hint(msgtype)}")
+    return DingTalkMessage(msgtype, payload, mentions)
+
+
+def _context_object(msgtype: str, value: Any) -> dict[str, Any]:
+    """dingdingcontext as an object of fields.  For text and markdown a string is the text
+    itself, unless it is a JSON object made only of this msgtype's keys."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if msgtype == "feedCard" and isinstance(value, list):
+        return {"links": value}
+    if msgtype in MENTION_MSG_TYPES and isinstance(value, (str, int, float)) \
+            and not isinstance(value, bool):
+        text = str(value)
+        parsed = _json_object(text)
+        if parsed is not None and parsed and set(parsed) <= set(CONTEXT_KEYS[msgtype]):
+            return parsed
+        return {"content": text} if msgtype == "text" else {"text": text}
+    looks_like_json = isinstance(value, str) and value.strip()[:1] in ("{", "[")
+    parsed = as_json("dingdingcontext", value) if looks_like_json else value
+    if msgtype == "feedCard" and isinstance(parsed, list):
+        return {"links": parsed}
+    if not isinstance(parsed, Mapping):
+        raise ParameterError("dingdingcontext", f"a {msgtype} message is given as a JSON "
+                             f"object: {_shape_hint(msgtype)}")
+    return dict(parsed)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    if not text.strip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _payload(msgtype: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in _ITEM_KEYS:
+            payload[name] = _items(name, value)
+        elif name == "btnOrientation":
+            payload[name] = _orientation(value)
+        elif not is_blank(value):
+            payload[name] = _field_text(name, value)
+    if msgtype == "text" and "text" in payload:
+        if "content" in payload:
+            raise ParameterError("dingdingcontext", "give content or text, not both")
+        payload["content"] = payload.pop("text")
+    if msgtype == "markdown" and "title" not in payload and "text" in payload:
+        payload["title"] = _markdown_title(payload["text"])
+    return payload
+
+
+def _field_text(name: str, value: Any) -> str:
+    text = as_text(f"dingdingcontext.{name}", value)
+    if name in _URL_FIELDS:
+        text = text.strip()
+        scheme = urllib.parse.urlsplit(text).scheme.lower()
+        if scheme not in _URL_SCHEMES:
+            raise ParameterError("dingdingcontext", f"{name} must be an http(s):// or "
+                                 f"dingtalk:// link, got {text[:80]!r}")
+    return text
+
+
+def _items(name: str, value: Any) -> list[dict[str, str]]:
+    items = as_json("dingdingcontext", value) if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ParameterError("dingdingcontext", f"{name} must be a non-empty list of objects "
+                             f"with {', '.join(_ITEM_KEYS[name])}")
+    parsed = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ParameterError("dingdingcontext", f"{name}[{i}] must be an object with "
+                                 f"{', '.join(_ITEM_KEYS[name])}")
+        unknown = sorted(set(item) - set(_ITEM_KEYS[name]))
+        if unknown:
+            raise ParameterError("dingdingcontext", f"{name}[{i}] has {unknown[0]!r}; "
+                                 f"expected {', '.join(_ITEM_KEYS[name])} (note the casing)")
+        parsed.append({k: _field_text(k, v) for k, v in item.items() if not is_blank(v)})
+    return parsed
+
+
+def _orientation(value: Any) -> str:
+    text = as_text("dingdingcontext.btnOrientation", value).strip()
+    if text not in ("0", "1"):
+        raise ParameterError("dingdingcontext", "btnOrientation must be \"0\" (buttons stacked) "
+                             f"or \"1\" (side by side), got {text!r}")
+    return text
+
+
+def _mentions(fields: Mapping[str, Any]) -> Mentions:
+    mobiles = []
+    for item in as_list("dingdingcontext.atMobiles", fields.get("atMobiles")):
+        mobile = parse_mobile(str(item)) if isinstance(item, (str, int)) else None
+        if mobile is None:
+            raise ParameterError("dingdingcontext", f"atMobiles has {item!r}, which is not a "
+                                 "mobile number")
+        mobiles.append(mobile)
+    user_ids = []
+    for item in as_list("dingdingcontext.atUserIds", fields.get("atUserIds")):
+        if not isinstance(item, (str, int)) or isinstance(item, bool) or not str(item).strip():
+            raise ParameterError("dingdingcontext", f"atUserIds has {item!r}; expected user ids")
+        user_ids.append(str(item).strip())
+    at_all = as_flag("dingdingcontext.isAtAll", fields.get("isAtAll"))
+    if at_all is None:
+        raise ParameterError("dingdingcontext", "isAtAll must be true or false")
+    return Mentions(tuple(dict.fromkeys(mobiles)), tuple(dict.fromkeys(user_ids)), at_all)
+
+
+def _markdown_title(text: str) -> str:
+    """DingTalk shows a markdown message's title in the chat list; without one given, the
+    first line of the text, stripped of markdown markers."""
+    for line in text.splitlines():
+        title = _MARKDOWN_MARKERS.sub("", line).strip()
+        if title:
+            return title[:_MARKDOWN_TITLE_LENGTH]
+    return "Notification"
+
+
+def _shape_hint(msgtype: str) -> str:
+    return {
+        "text": '"the text" or {"content": "...", "atMobiles": [...], "atUserIds": [...], '
+                '"isAtAll": false}',
+        "markdown": '"the markdown text" or {"title": "...", "text": "...", '
+                    '"atMobiles": [...], "atUserIds": [...], "isAtAll": false}',
+        "link": '{"title": "...", "text": "...", "messageUrl": "https://...", '
+                '"picUrl": "https://..." (optional)}',
+        "actionCard": '{"title": "...", "text": "...", "singleTitle": "...", '
+                      '"singleURL": "https://..."} or {"title": "...", "text": "...", '
+                      '"btnOrientation": "0", "btns": [{"title": "...", '
+                      '"actionURL": "https://..."}]}',
+        "feedCard": '{"links": [{"title": "...", "messageURL": "https://...", '
+                    '"picURL": "https://..."}]}',
+    }[msgtype]

@@ -1,0 +1,432 @@
+"""A real HTTPS server on loopback that behaves like DingTalk's custom robot endpoint.
+
+``POST /robot/send?access_token=T[&timestamp=MS&sign=S]`` is checked the way DingTalk checks
+it, in its order: the token (300001, 300005 for a removed robot, 400102 for a disabled one),
+the IP whitelist, the timestamp window and the signature (310000 with DingTalk's reasons),
+the rate limit (130101 after ``rate_limit`` messages in ``rate_window`` seconds, then
+throttled for ``throttle_seconds``), the body size (460101), the JSON shape of each msgtype
+(400402 / 400403 for markdown, 40035 otherwise) and the robot's keywords (310000).  Like
+DingTalk it answers HTTP 200 with an errcode either way.  Protocol facts come from the
+pack's ``dingtalk_protocol`` module; latency and the rate-limit window are configurable so
+that tests and the benchmark stay fast.
+
+The server runs in a child process of its own, as the other loopback servers do (see
+testkit/child.py): StackStorm's test base classes monkey patch the test process with
+eventlet, so a server thread there would be a greenlet that blocks the client.  The child
+spools every request, connection and accepted message (written before the answer goes out)
+and reloads ``state.json`` - robots, behaviour, scripted answers - when the test changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections import deque
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from notify_message.dingtalk_protocol import (
+    MAX_BODY_BYTES,
+    MENTION_MSG_TYPES,
+    MSG_TYPES,
+    RATE_LIMIT_MESSAGES,
+    RATE_LIMIT_WINDOW,
+    SEND_PATH,
+    SIGN_TIMESTAMP_TOLERANCE_MS,
+    THROTTLE_SECONDS,
+    keywords_found,
+    message_text,
+    missing_fields,
+    sign,
+)
+from testkit.child import ChildServer, Spool, announce_ready
+from testkit.tls import server_context
+
+__all__ = ["FakeRobot", "DingTalkBehaviour", "ReceivedMessage", "LocalDingTalkServer",
+           "ERRMSG"]
+
+# What DingTalk says with each errcode (the words clients see in errmsg).
+ERRMSG = {
+    0: "ok",
+    -1: "系统繁忙",
+    130101: "send too fast, exceed 20 times per minute",
+    300001: "token is not exist",
+    300005: "token is not exist",
+    400102: "机器人已停用",
+    400402: "markdown.title 不能为空",
+    400403: "markdown.text 不能为空",
+    410100: "消息处理失败,请稍后再试",
+    460101: f"message too long, exceed {MAX_BODY_BYTES} bytes",
+    40035: "缺少参数 json",
+}
+
+
+@dataclass
+class FakeRobot:
+    token: str
+    secret: str = ""                         # signing (加签) on when set
+    keywords: tuple[str, ...] = ()           # custom keywords (自定义关键词)
+    ip_whitelist: tuple[str, ...] = ()       # IP addresses (IP地址段)
+    state: str = "active"                    # active | disabled | removed
+
+
+@dataclass
+class DingTalkBehaviour:
+    latency: float = 0.0                     # seconds added to every request
+    rate_limit: int = RATE_LIMIT_MESSAGES
+    rate_window: float = RATE_LIMIT_WINDOW
+    throttle_seconds: float = THROTTLE_SECONDS
+    clock_offset: float = 0.0                # seconds between DingTalk's clock and ours
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    token: str
+    body: dict[str, Any]
+    signed: bool
+    notified: tuple[str, ...]               # mobiles / user ids DingTalk would notify
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.body[self.body["msgtype"]]
+
+
+class LocalDingTalkServer:
+    """``with LocalDingTalkServer(server_pem, [FakeRobot("t1", secret="SEC...")]) as server:``
+    ``server_pem`` is the key and certificate chain the server presents (HTTPS only, as
+    DingTalk)."""
+
+    def __init__(self, server_pem: str, robots: list[FakeRobot] | tuple[FakeRobot, ...] = (),
+                 behaviour: DingTalkBehaviour | None = None) -> None:
+        self.robots = {r.token: r for r in robots}
+        self.behaviour = behaviour or DingTalkBehaviour()
+        self.scripted: dict[str, list[Any]] = {}
+        self._child = ChildServer("testkit.dingtalk_server", ["--server-pem", server_pem])
+
+    @property
+    def port(self) -> int:
+        return self._child.port
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def webhook(self, token: str) -> str:
+        return f"https://{self.host}{SEND_PATH}?access_token={token}"
+
+    def add_robot(self, robot: FakeRobot) -> FakeRobot:
+        self.robots[robot.token] = robot
+        self._publish()
+        return robot
+
+    def update(self, **behaviour: Any) -> None:
+        """Change the behaviour of the running server (it reloads before each request)."""
+        for name, value in behaviour.items():
+            setattr(self.behaviour, name, value)
+        self._publish()
+
+    def script(self, token: str, *answers: Any) -> None:
+        """Answer the next requests of this robot with these, in order: an errcode, or
+        ("http", status), ("sleep", seconds) before answering, ("text", raw body)."""
+        self.scripted.setdefault(token, []).extend(answers)
+        self._publish()
+
+    @property
+    def received(self) -> list[ReceivedMessage]:
+        return [ReceivedMessage(r["token"], r["body"], r["signed"], tuple(r["notified"]))
+                for r in self._child.spool.read("message")]
+
+    @property
+    def requests(self) -> int:
+        return len(self._child.spool.read("request"))
+
+    @property
+    def connections(self) -> int:
+        return len(self._child.spool.read("connection"))
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the server was handling at the same time."""
+        return max((r["in_flight"] for r in self._child.spool.read("request")), default=0)
+
+    def _publish(self) -> None:
+        if self._child.port:
+            self._child.spool.put("state.json", {
+                "robots": [asdict(r) for r in self.robots.values()],
+                "behaviour": asdict(self.behaviour),
+                "scripted": self.scripted,
+            })
+
+    def __enter__(self) -> LocalDingTalkServer:
+        self._child.__enter__()
+        self._publish()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.__exit__()
+
+
+# --------------------------------------------------------------------------- the child
+
+
+class _State:
+    """What the child knows: the test's robots, behaviour and scripts (reloaded from
+    state.json when it changes), and DingTalk's own per-robot counters."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.lock = threading.Lock()
+        self.robots: dict[str, FakeRobot] = {}
+        self.behaviour = DingTalkBehaviour()
+        self.scripted: dict[str, list[Any]] = {}
+        self.answered: dict[str, int] = {}       # scripted answers used, by token
+        self.sent: dict[str, deque[float]] = {}
+        self.throttled_until: dict[str, float] = {}
+        self.in_flight = 0
+        self._stamp = 0
+
+    def reload(self) -> None:
+        path = os.path.join(self.spool.directory, "state.json")
+        with self.lock:
+            try:
+                stamp = os.stat(path).st_mtime_ns
+            except FileNotFoundError:
+                return
+            if stamp == self._stamp:
+                return
+            state = self.spool.get("state.json")
+            self.robots = {r["token"]: FakeRobot(**{k: tuple(v) if isinstance(v, list) else v
+                                                    for k, v in r.items()})
+                           for r in state["robots"]}
+            self.behaviour = DingTalkBehaviour(**state["behaviour"])
+            self.scripted = {token: [tuple(a) if isinstance(a, list) else a for a in answers]
+                             for token, answers in state["scripted"].items()}
+            self._stamp = stamp
+
+    def next_scripted(self, token: str) -> Any:
+        with self.lock:
+            answers = self.scripted.get(token, [])
+            used = self.answered.get(token, 0)
+            if used >= len(answers):
+                return None
+            self.answered[token] = used + 1
+            return answers[used]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as oapi.dingtalk.com
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib's name
+        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        state.reload()
+        with state.lock:
+            state.in_flight += 1
+            state.spool.write("request", {"in_flight": state.in_flight})
+        try:
+            self._handle(state, raw)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _handle(self, state: _State, raw: bytes) -> None:
+        time.sleep(state.behaviour.latency)
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.path != SEND_PATH:
+            self._reply(404, {"errcode": 404, "errmsg": "请求的URI地址不存在"})
+            return
+        query = urllib.parse.parse_qs(parts.query)
+        answer = self._answer(state, query, raw)
+        if isinstance(answer, tuple):  # scripted transport behaviour
+            kind, value = answer
+            if kind == "http":
+                self._reply(value, {"message": "upstream error"})
+            elif kind == "sleep":
+                time.sleep(value)
+                self._reply(200, {"errcode": 0, "errmsg": "ok"})
+            elif kind == "text":
+                self._reply(200, value)
+            return
+        self._reply(200, answer)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+        self._reply(405, {"errcode": 405, "errmsg": "method not allowed"})
+
+    def _answer(self, state: _State, query: dict[str, list[str]], raw: bytes) -> Any:
+        token = (query.get("access_token") or [""])[0]
+        robot = state.robots.get(token)
+        if robot is None:
+            return _errcode(300001)
+        if robot.state == "removed":
+            return _errcode(300005)
+        if robot.state == "disabled":
+            return _errcode(400102)
+        scripted = state.next_scripted(token)
+        if scripted is not None:
+            return _errcode(scripted) if isinstance(scripted, int) else scripted
+        client_ip = self.client_address[0]
+        if robot.ip_whitelist and client_ip not in robot.ip_whitelist:
+            return _errcode(310000, f"ip {client_ip} not in whitelist")
+        signed = False
+        if robot.secret:
+            problem = _signature_problem(robot.secret, query, state.behaviour.clock_offset)
+            if problem:
+                return _errcode(310000, problem)
+            signed = True
+        throttled = _throttle(state, token)
+        if throttled:
+            return throttled
+        if len(raw) > MAX_BODY_BYTES:
+            return _errcode(460101)
+        if not self.headers.get("Content-Type", "").startswith("application/json"):
+            return _errcode(40035)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return _errcode(40035)
+        shape = _shape_problem(body)
+        if shape:
+            return shape
+        if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
+            return _errcode(310000, "keywords not in content")
+        state.spool.write("message", {"token": token, "body": body, "signed": signed,
+                                      "notified": list(_notified(body))})
+        return _errcode(0)
+
+    def _reply(self, status: int, answer: Any) -> None:
+        data = (answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False))
+        encoded = data.encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(encoded)))
+            self.end_headers()
+            self.wfile.write(encoded)
+        except OSError:  # the client gave up (a timeout test)
+            self.close_connection = True
+
+
+def _errcode(code: int, errmsg: str | None = None) -> dict[str, Any]:
+    return {"errcode": code, "errmsg": errmsg if errmsg is not None else ERRMSG.get(code, "error")}
+
+
+def _signature_problem(secret: str, query: dict[str, list[str]], offset: float) -> str | None:
+    timestamp = (query.get("timestamp") or [""])[0]
+    given = (query.get("sign") or [""])[0]
+    if not timestamp or not given:
+        return "sign not match"
+    if not timestamp.isdigit():
+        return "invalid timestamp"
+    now_ms = (time.time() + offset) * 1000
+    if abs(now_ms - int(timestamp)) > SIGN_TIMESTAMP_TOLERANCE_MS:
+        return "invalid timestamp"
+    # the query was url-decoded, as DingTalk decodes it: compare with the decoded signature
+    if given != urllib.parse.unquote_plus(sign(secret, int(timestamp))):
+        return "sign not match"
+    return None
+
+
+def _throttle(state: _State, token: str) -> dict[str, Any] | None:
+    behaviour = state.behaviour
+    now = time.monotonic()
+    with state.lock:
+        if state.throttled_until.get(token, 0.0) > now:
+            return _errcode(130101)
+        sent = state.sent.setdefault(token, deque())
+        while sent and now - sent[0] >= behaviour.rate_window:
+            sent.popleft()
+        if len(sent) >= behaviour.rate_limit:
+            state.throttled_until[token] = now + behaviour.throttle_seconds
+            return _errcode(130101)
+        sent.append(now)
+    return None
+
+
+def _shape_problem(body: Any) -> dict[str, Any] | None:
+    if not isinstance(body, dict) or body.get("msgtype") not in MSG_TYPES:
+        return _errcode(40035, "缺少参数 msgtype")
+    msgtype = body["msgtype"]
+    payload = body.get(msgtype)
+    if not isinstance(payload, dict):
+        return _errcode(40035, f"缺少参数 {msgtype}")
+    missing = missing_fields(msgtype, payload)
+    if msgtype == "markdown" and "title" in missing:
+        return _errcode(400402)
+    if msgtype == "markdown" and "text" in missing:
+        return _errcode(400403)
+    if missing:
+        return _errcode(40035, f"缺少参数 {msgtype}.{missing[0]}")
+    at = body.get("at")
+    if at is not None:
+        if not isinstance(at, dict) or not all(isinstance(at.get(k, []), list)
+                                               for k in ("atMobiles", "atUserIds")):
+            return _errcode(40035, "缺少参数 at")
+    return None
+
+
+def _notified(body: dict[str, Any]) -> tuple[str, ...]:
+    """Who DingTalk notifies: the at list for text; for markdown only those whose @mention
+    is also written in the text; nobody for the other types."""
+    at = body.get("at") or {}
+    msgtype = body["msgtype"]
+    if msgtype not in MENTION_MSG_TYPES:
+        return ()
+    people = [str(p) for p in at.get("atMobiles", []) + at.get("atUserIds", [])]
+    if at.get("isAtAll"):
+        people.append("@all")
+    if msgtype == "markdown":
+        text = body["markdown"]["text"]
+        people = [p for p in people if p == "@all" or f"@{p}" in text]
+    return tuple(people)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, tls: ssl.SSLContext, state: _State) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.tls = tls
+        self.state = state
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # the TLS handshake runs in the connection's own thread, not the accept loop
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.state.spool.write("connection", {"client": client_address[0]})
+        try:
+            super().finish_request(wrapped, client_address)
+        except (ssl.SSLError, ConnectionError, socket.timeout):
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--server-pem", required=True)
+    args = parser.parse_args()
+    server = _Server(args.port, server_context(args.server_pem), _State(Spool(args.spool)))
+    announce_ready()
+    try:
+        server.serve_forever(0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
