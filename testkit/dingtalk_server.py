@@ -39,6 +39,7 @@ from notify_message.dingtalk_protocol import (
     RATE_LIMIT_MESSAGES,
     RATE_LIMIT_WINDOW,
     SEND_PATH,
+    SESSION_PATH,
     SIGN_TIMESTAMP_TOLERANCE_MS,
     THROTTLE_SECONDS,
     keywords_found,
@@ -120,6 +121,11 @@ class LocalDingTalkServer:
 
     def webhook(self, token: str) -> str:
         return f"https://{self.host}{SEND_PATH}?access_token={token}"
+
+    def session_webhook(self, session: str) -> str:
+        """A sessionWebhook, as an outgoing robot's message carries it; the session is
+        served by the FakeRobot whose token it is."""
+        return f"https://{self.host}{SESSION_PATH}?session={session}"
 
     def add_robot(self, robot: FakeRobot) -> FakeRobot:
         self.robots[robot.token] = robot
@@ -245,10 +251,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, state: _State, raw: bytes) -> None:
         time.sleep(state.behaviour.latency)
         parts = urllib.parse.urlsplit(self.path)
-        if parts.path != SEND_PATH:
+        if parts.path not in (SEND_PATH, SESSION_PATH):
             self._reply(404, {"errcode": 404, "errmsg": "请求的URI地址不存在"})
             return
         query = urllib.parse.parse_qs(parts.query)
+        if parts.path == SESSION_PATH:  # a reply into a conversation: the session is the token
+            query = {"access_token": query.get("session", [""])}
         answer = self._answer(state, query, raw)
         if isinstance(answer, tuple):  # scripted transport behaviour
             kind, value = answer

@@ -19,6 +19,7 @@ from .dingtalk_protocol import (
     RATE_LIMIT_MESSAGES,
     RATE_LIMIT_WINDOW,
     SEND_PATH,
+    SESSION_PATH,
 )
 from .errors import ConfigError
 
@@ -38,13 +39,14 @@ class Webhook:
     ``masked`` instead, never ``url``."""
 
     url: str = field(repr=False)
-    access_token: str = field(repr=False)
+    access_token: str = field(repr=False)   # or, for a session webhook, the session
     netloc: str
     path: str
+    credential: str = "access_token"        # the query parameter that holds the credential
 
     @property
     def masked(self) -> str:
-        return f"https://{self.netloc}{self.path}?access_token={self.access_token[:4]}***"
+        return f"https://{self.netloc}{self.path}?{self.credential}={self.access_token[:4]}***"
 
 
 def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
@@ -83,6 +85,31 @@ def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
                          "secret instead and every request is signed when it is sent")
     return Webhook(url=url, access_token=tokens[0].strip(), netloc=parts.netloc.lower(),
                    path=parts.path)
+
+
+def parse_session_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
+    """The ``sessionWebhook`` of an outgoing robot's message (``/robot/sendBySession?session=``):
+    the same host rule as robot webhooks; ValueError without repeating the URL."""
+    url = text.strip()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "https" or not host or parts.username or parts.fragment:
+        raise ValueError(f"must be https://{DEFAULT_HOST}{SESSION_PATH}?session=...")
+    if host == DEFAULT_HOST and port not in (None, 443):
+        raise ValueError(f"{DEFAULT_HOST} is only reached on port 443")
+    if host != DEFAULT_HOST and not _host_allowed(host, port, allowed_hosts):
+        raise ValueError(f"points at {host}{f':{port}' if port else ''}, which is not "
+                         f"{DEFAULT_HOST}; other hosts must be listed in dingtalk_allowed_hosts")
+    sessions = urllib.parse.parse_qs(parts.query, keep_blank_values=True).get("session", [])
+    if parts.path != SESSION_PATH or len(sessions) != 1 or not sessions[0].strip():
+        raise ValueError(f"must be https://{DEFAULT_HOST}{SESSION_PATH}?session=... as the "
+                         "message's sessionWebhook gives it")
+    return Webhook(url=url, access_token=sessions[0].strip(), netloc=parts.netloc.lower(),
+                   path=parts.path, credential="session")
 
 
 def _host_allowed(host: str, port: int | None, allowed_hosts: Sequence[str]) -> bool:

@@ -45,6 +45,8 @@ __all__ = [
 
 DEFAULT_HOST = "oapi.dingtalk.com"
 SEND_PATH = "/robot/send"
+# where a reply to an outgoing robot's message goes: its sessionWebhook, until it expires
+SESSION_PATH = "/robot/sendBySession"
 
 # The msgtypes, spelt as DingTalk spells them; a body carries its payload under that key.
 MSG_TYPES = ("text", "markdown", "link", "actionCard", "feedCard")
@@ -127,11 +129,17 @@ ERRCODES: dict[int, Errcode] = {e.code: e for e in (
 )}
 
 
-def sign(secret: str, timestamp_ms: int) -> str:
-    """The ``sign`` query value: urlencode(base64(HMAC-SHA256(secret, f"{ts}\\n{secret}")))."""
+def signature(secret: str, timestamp_ms: int | str) -> str:
+    """base64(HMAC-SHA256(key=secret, msg=f"{ts}\\n{secret}")): DingTalk's one signature, used
+    by custom robots (we send it, URL-encoded) and outgoing robots (DingTalk sends it, as is)."""
     digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"),
                       hashlib.sha256).digest()
-    return urllib.parse.quote_plus(base64.b64encode(digest).decode("ascii"))
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sign(secret: str, timestamp_ms: int) -> str:
+    """The ``sign`` query value of a custom robot's webhook: the signature, URL-encoded."""
+    return urllib.parse.quote_plus(signature(secret, timestamp_ms))
 
 
 def signed_query(secret: str, timestamp_ms: int) -> str:

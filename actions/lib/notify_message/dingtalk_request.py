@@ -26,6 +26,7 @@ from .dingtalk_config import (
     DingTalkSettings,
     Webhook,
     parse_mobile,
+    parse_session_webhook,
     parse_webhook,
 )
 from .dingtalk_protocol import (
@@ -39,7 +40,12 @@ from .errors import ParameterError
 from .params import as_flag, as_json, as_list, as_text, is_blank
 
 __all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest",
-           "parse_dingtalk_request", "CONTEXT_KEYS"]
+           "parse_dingtalk_request", "parse_session_reply", "REPLY_PARAMETERS", "CONTEXT_KEYS"]
+
+# replyDingTalk's parameters: the trigger's names for the session, the component's for the
+# message
+REPLY_PARAMETERS = ("sessionWebhook", "sessionWebhookExpiredTime", "dingdingMsgType",
+                    "dingdingcontext")
 
 _MENTION_KEYS = ("atMobiles", "atUserIds", "isAtAll")
 # The keys dingdingcontext may have, by msgtype.
@@ -160,6 +166,42 @@ def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings
         by_token = {r.webhook.access_token: r for r in robots + extra}
         robots = tuple(by_token.values())
     message = _message(_msgtype(params.get("dingdingMsgType")), context)
+    _check_size(message, robots)
+    return DingTalkRequest(message=message, robots=robots)
+
+
+def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, now_ms: int
+                        ) -> DingTalkRequest:
+    """A reply into the conversation an outgoing robot's message came from, through its
+    ``sessionWebhook`` (no signing: the session is the credential), refused once expired."""
+    unknown = sorted(set(params) - set(REPLY_PARAMETERS))
+    if unknown:
+        raise ParameterError(unknown[0], "is not a parameter of replyDingTalk; expected one "
+                             "of " + ", ".join(REPLY_PARAMETERS))
+    url = as_text("sessionWebhook", params.get("sessionWebhook")).strip()
+    if not url:
+        raise ParameterError("sessionWebhook", "is required: the sessionWebhook of the "
+                             "notify_message.dingtalk_message trigger")
+    try:
+        webhook = parse_session_webhook(url, settings.allowed_hosts)
+    except ValueError as exc:
+        raise ParameterError("sessionWebhook", str(exc)) from None
+    expires = params.get("sessionWebhookExpiredTime")
+    if not is_blank(expires):
+        if isinstance(expires, bool) or not str(expires).strip().isdigit():
+            raise ParameterError("sessionWebhookExpiredTime", "expected milliseconds since "
+                                 f"the epoch, as DingTalk gives it, got {expires!r}")
+        if int(str(expires).strip()) <= now_ms:
+            raise ParameterError("sessionWebhookExpiredTime", "the session webhook has "
+                                 "expired, so DingTalk would refuse the reply: answer through "
+                                 "a configured robot (notifyByCustom) instead")
+    robot = RobotTarget(label=webhook.masked, webhook=webhook)
+    message = _message(_msgtype(params.get("dingdingMsgType")), params.get("dingdingcontext"))
+    _check_size(message, (robot,))
+    return DingTalkRequest(message=message, robots=(robot,))
+
+
+def _check_size(message: DingTalkMessage, robots: Sequence[RobotTarget]) -> None:
     for robot in robots:
         size = len(encode_body(message.body(robot.mentions)))
         if size > MAX_BODY_BYTES:
@@ -167,7 +209,6 @@ def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings
                 "dingdingcontext", f"makes a message of {size} bytes; DingTalk accepts at most "
                 f"{MAX_BODY_BYTES} bytes (UTF-8, about 6600 Chinese characters) and refuses "
                 "longer ones (errcode 460101): shorten it or link to the details")
-    return DingTalkRequest(message=message, robots=robots)
 
 
 def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[RobotTarget, ...]:

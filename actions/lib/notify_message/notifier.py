@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from .channels.voice import place_calls
 from .config import PackConfig
 from .custom_request import CustomRequest, parse_custom_request
 from .delivery import DeliveryContext
+from .dingtalk_request import parse_session_reply
 from .errors import NotifyMessageError
 from .message_center.inbox import Inbox, MemoryInbox
 from .message_center.local import deliver_local, find_recipient, plan_for
@@ -25,7 +27,7 @@ from .message_center.request import MessageCenterRequest, parse_message_center_r
 from .message_center.soar import check_relayable, deliver_via_soar
 from .result import Delivery, NotifyResult, Redactor
 
-__all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center"]
+__all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center", "reply_dingtalk"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,22 @@ def notify_by_message_center(params: Mapping[str, Any],
     return result
 
 
+def reply_dingtalk(params: Mapping[str, Any], config: Mapping[str, Any] | PackConfig | None,
+                   *, now_ms: int | None = None) -> NotifyResult:
+    """Answer a DingTalk outgoing robot's message in its conversation (replyDingTalk)."""
+    try:
+        pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        request = parse_session_reply(_present(params), pack_config.dingtalk, now)
+    except NotifyMessageError as exc:
+        return NotifyResult.failed(str(exc))
+    deliveries = _run(pack_config, lambda ctx: send_dingtalk(request, pack_config.dingtalk, ctx),
+                      extra_secrets=request.secrets())
+    result = NotifyResult(deliveries=tuple(deliveries))
+    log.info("replyDingTalk: %s", result.message.splitlines()[0])
+    return result
+
+
 def _relay(request: MessageCenterRequest, config: PackConfig) -> NotifyResult:
     account, relay = config.aliyun, config.message_center.aliyun_soar
     assert account is not None and relay is not None  # PackConfig checked both
@@ -106,12 +124,13 @@ def _relay(request: MessageCenterRequest, config: PackConfig) -> NotifyResult:
     return result
 
 
-def _run(config: PackConfig,
-         deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]]) -> list[Delivery]:
+def _run(config: PackConfig, deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]],
+         *, extra_secrets: list[str] | None = None) -> list[Delivery]:
     """Deliver within one context (concurrency bound, HTTP clients, redactor) per call."""
+    redactor = Redactor(config.secrets() + (extra_secrets or []))
 
     async def run() -> list[Delivery]:
-        async with DeliveryContext(Redactor(config.secrets()), config.max_concurrency) as ctx:
+        async with DeliveryContext(redactor, config.max_concurrency) as ctx:
             return await deliver(ctx)
 
     return asyncio.run(run())

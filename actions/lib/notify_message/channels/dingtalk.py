@@ -43,7 +43,7 @@ _ERRMSG_SHOWN = 200
 class _MaskWebhookCredentials(logging.Filter):
     """httpx logs every request URL at INFO; a robot's URL holds its access_token and sign."""
 
-    _CREDENTIAL = re.compile(r"((?:access_token|sign|timestamp)=)[^&\s'\"]+")
+    _CREDENTIAL = re.compile(r"((?:access_token|session|sign|timestamp)=)[^&\s'\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
