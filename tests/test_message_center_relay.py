@@ -107,7 +107,8 @@ def test_events_only_known_locally_are_refused_before_sending(relay):
 
 @pytest.mark.parametrize("message_center, problem", [
     ({"provider": "aliyun_soar"}, "'message_center.aliyun_soar': is required"),
-    ({"provider": "aliyun_soar", "aliyun_soar": {}},
+    ({"provider": "aliyun_soar", "aliyun_soar": {}}, "'message_center.aliyun_soar': is required"),
+    ({"provider": "aliyun_soar", "aliyun_soar": {"node_name": "n"}},
      "'message_center.aliyun_soar.playbook_uuid': is required"),
 ])
 def test_an_incomplete_relay_config_names_the_key(message_center, problem):

@@ -151,9 +151,8 @@ class PackConfig:
         reader = ConfigReader(mapping, "")
         instances = tuple(SmtpInstance.from_reader(r) for r in reader.items("smtp_instances"))
         _check_unique(instances)
-        aliyun_value = reader.mapping.get("aliyun")
-        aliyun = (None if aliyun_value is None
-                  else AliyunAccount.from_reader(ConfigReader(aliyun_value, "aliyun")))
+        aliyun_reader = reader.section("aliyun", "access_key_id", "access_key_secret")
+        aliyun = None if aliyun_reader is None else AliyunAccount.from_reader(aliyun_reader)
         sms_profiles = parse_sms_profiles(reader.items("sms_profiles"))
         if sms_profiles and aliyun is None:
             raise ConfigError("aliyun", "is required with sms_profiles: give access_key_id and "
@@ -169,8 +168,7 @@ class PackConfig:
             aliyun=aliyun,
             sms_profiles=sms_profiles,
             message_center=message_center,
-            dingtalk_inbound=(DingTalkInboundConfig.from_mapping(reader.mapping["dingtalk_inbound"])
-                              if reader.mapping.get("dingtalk_inbound") else None),
+            dingtalk_inbound=_dingtalk_inbound(reader),
             dingtalk=DingTalkSettings.from_reader(reader),
         )
 
@@ -200,6 +198,11 @@ class PackConfig:
             if instance.default:
                 return instance
         return self.smtp_instances[0] if self.smtp_instances else None
+
+
+def _dingtalk_inbound(reader: ConfigReader) -> DingTalkInboundConfig | None:
+    section = reader.section("dingtalk_inbound", "app_secret", "port")
+    return None if section is None else DingTalkInboundConfig.from_mapping(section.mapping)
 
 
 def _check_unique(instances: Sequence[SmtpInstance]) -> None:

@@ -21,6 +21,16 @@ class ConfigReader:
         self.mapping = mapping
         self.path = path
 
+    def section(self, name: str, *identifying: str) -> ConfigReader | None:
+        """A sub-object the user configured, or None.  StackStorm builds every object of the
+        config schema, filled with schema defaults, even when the user left it out; such a
+        section counts as absent unless one of its ``identifying`` keys has a value."""
+        value = self.mapping.get(name)
+        reader = ConfigReader(value, self.key(name))
+        if all(reader.string(key) == "" for key in identifying):
+            return None
+        return reader
+
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 

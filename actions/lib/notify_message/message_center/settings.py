@@ -30,13 +30,11 @@ class MessageCenterConfig:
     def from_mapping(cls, value: Any, path: str = "message_center") -> MessageCenterConfig:
         reader = ConfigReader(value, path)
         provider = reader.choice("provider", PROVIDERS, default="local")
-        relay = None
-        if reader.mapping.get("aliyun_soar") is not None or provider == "aliyun_soar":
-            if reader.mapping.get("aliyun_soar") is None:
-                raise ConfigError(reader.key("aliyun_soar"), "is required when provider is "
-                                  "aliyun_soar: give at least its playbook_uuid")
-            relay = SoarRelay.from_reader(ConfigReader(reader.mapping["aliyun_soar"],
-                                                       reader.key("aliyun_soar")))
+        relay_reader = reader.section("aliyun_soar", "playbook_uuid", "node_name", "role_for")
+        if relay_reader is None and provider == "aliyun_soar":
+            raise ConfigError(reader.key("aliyun_soar"), "is required when provider is "
+                              "aliyun_soar: give at least its playbook_uuid")
+        relay = None if relay_reader is None else SoarRelay.from_reader(relay_reader)
         return cls(
             provider=provider,
             default_lang=reader.choice("default_lang", LANGUAGES, default="zh"),
