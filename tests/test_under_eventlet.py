@@ -1,5 +1,6 @@
 """StackStorm's python runner monkey patches the process with eventlet before it loads an
-action; a real send must still work there (asyncio + aiosmtplib + TLS under eventlet)."""
+action; real sends on every channel (asyncio + aiosmtplib / httpx + TLS) must still work
+there. Each test runs notify_by_custom in a child process patched as st2 patches."""
 
 import json
 import os
@@ -8,7 +9,16 @@ import sys
 import textwrap
 
 import pytest
-from conftest import PACK_DIR, smtp_instance
+from conftest import (
+    DINGTALK_SECRET,
+    DINGTALK_TOKEN,
+    PACK_DIR,
+    FakeRobot,
+    aliyun_config,
+    dingtalk_config,
+    dingtalk_robot,
+    smtp_instance,
+)
 
 pytest.importorskip("eventlet")
 
@@ -18,20 +28,41 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     sys.path[:0] = [sys.argv[1]]
     from notify_message import notify_by_custom
-    config = json.loads(sys.argv[2])
-    result = notify_by_custom({"email": 1, "receivers": "a@163.com,b@163.com",
-                               "emailTitle": "eventlet", "emailcontext": "patched"}, config)
+    result = notify_by_custom(json.loads(sys.argv[2]), json.loads(sys.argv[3]))
     print(json.dumps(result.to_dict()))
 """)
 
 
-def test_a_real_send_works_under_eventlet_monkey_patching(smtp_server, local_ca):
-    server = smtp_server()
-    config = {"smtp_instances": [smtp_instance(server, local_ca)]}
+def notify_under_eventlet(params, config):
     lib = os.path.join(PACK_DIR, "actions", "lib")
-    done = subprocess.run([sys.executable, "-c", SCRIPT, lib, json.dumps(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, lib, json.dumps(params),
+                           json.dumps(config)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] is True, result["message"]
+    return result
+
+
+def test_email_over_implicit_tls(smtp_server, local_ca):
+    server = smtp_server()
+    notify_under_eventlet({"email": 1, "receivers": "a@163.com,b@163.com",
+                           "emailTitle": "eventlet", "emailcontext": "patched"},
+                          {"smtp_instances": [smtp_instance(server, local_ca)]})
     assert sorted(m.rcpt_tos[0] for m in server.received) == ["a@163.com", "b@163.com"]
+
+
+def test_a_signed_dingtalk_message(dingtalk_server, local_ca):
+    server = dingtalk_server([FakeRobot(DINGTALK_TOKEN, secret=DINGTALK_SECRET)])
+    config = dingtalk_config(server, local_ca, dingtalk_robot(server, secret=DINGTALK_SECRET))
+    notify_under_eventlet({"dingding": 1, "dingdingMsgType": "markdown",
+                           "dingdingcontext": "## 告警 eventlet"}, config)
+    assert server.received[0].signed and server.received[0].body["msgtype"] == "markdown"
+
+
+def test_sms_and_voice_calls(aliyun_server, local_ca):
+    server = aliyun_server()
+    notify_under_eventlet({"telephone": "13800138000,057188886666", "sms": 1,
+                           "smscontext": "patched", "telephonecontext": "patched"},
+                          aliyun_config(server, local_ca))
+    assert sorted(c.action for c in server.received) == ["SendSms", "SingleCallByTts",
+                                                         "SingleCallByTts"]

@@ -50,9 +50,38 @@ class Webhook:
 
 
 def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
-    """A webhook URL checked against the host rule; ValueError says what is wrong (without
-    repeating the URL, which holds a credential)."""
+    """A robot's webhook URL checked against the host rule; ValueError says what is wrong
+    (without repeating the URL, which holds a credential)."""
+    url, parts, query = _split_url(text, allowed_hosts, SEND_PATH, "access_token")
+    tokens = query.get("access_token", [])
+    if len(tokens) != 1 or not tokens[0].strip():
+        raise ValueError("has no access_token: copy the whole webhook URL from the robot's "
+                         f"settings, https://{DEFAULT_HOST}{SEND_PATH}?access_token=...")
+    if "sign" in query or "timestamp" in query:
+        raise ValueError("must not carry timestamp or sign: they expire; give the robot's "
+                         "secret instead and every request is signed when it is sent")
+    return Webhook(url=url, access_token=tokens[0].strip(), netloc=parts.netloc.lower(),
+                   path=parts.path)
+
+
+def parse_session_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
+    """The ``sessionWebhook`` of an outgoing robot's message (``/robot/sendBySession?session=``),
+    under the same host rule as robot webhooks."""
+    url, parts, query = _split_url(text, allowed_hosts, SESSION_PATH, "session")
+    sessions = query.get("session", [])
+    if len(sessions) != 1 or not sessions[0].strip():
+        raise ValueError(f"has no session: give the message's sessionWebhook as it is, "
+                         f"https://{DEFAULT_HOST}{SESSION_PATH}?session=...")
+    return Webhook(url=url, access_token=sessions[0].strip(), netloc=parts.netloc.lower(),
+                   path=parts.path, credential="session")
+
+
+def _split_url(text: str, allowed_hosts: Sequence[str], path: str, credential: str
+               ) -> tuple[str, urllib.parse.SplitResult, dict[str, list[str]]]:
+    """The checks every DingTalk URL passes: https, no user:password or fragment, and
+    oapi.dingtalk.com on 443 at ``path`` unless the host is an allowed relay."""
     url = text.strip()
+    shape = f"https://{DEFAULT_HOST}{path}?{credential}=..."
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
@@ -62,54 +91,20 @@ def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
         raise ValueError("must be an https:// URL (DingTalk robots are reached over TLS only)")
     host = (parts.hostname or "").lower()
     if not host or parts.username is not None or parts.password is not None:
-        raise ValueError("must be https://host/path?access_token=..., without user:password")
+        raise ValueError(f"must be {shape}, without user:password")
     if parts.fragment:
         raise ValueError("must not have a #fragment")
     if host == DEFAULT_HOST:
         if port not in (None, 443):
             raise ValueError(f"{DEFAULT_HOST} is only reached on port 443")
-        if parts.path != SEND_PATH:
-            raise ValueError(f"must be https://{DEFAULT_HOST}{SEND_PATH}?access_token=...")
+        if parts.path != path:
+            raise ValueError(f"must be {shape}")
     elif not _host_allowed(host, port, allowed_hosts):
         raise ValueError(
             f"points at {host}{f':{port}' if port else ''}, which is not {DEFAULT_HOST}; "
             "other hosts (an on-premises relay) must be listed in dingtalk_allowed_hosts in "
             "the pack config")
-    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
-    tokens = query.get("access_token", [])
-    if len(tokens) != 1 or not tokens[0].strip():
-        raise ValueError("has no access_token: copy the whole webhook URL from the robot's "
-                         "settings, https://oapi.dingtalk.com/robot/send?access_token=...")
-    if "sign" in query or "timestamp" in query:
-        raise ValueError("must not carry timestamp or sign: they expire; give the robot's "
-                         "secret instead and every request is signed when it is sent")
-    return Webhook(url=url, access_token=tokens[0].strip(), netloc=parts.netloc.lower(),
-                   path=parts.path)
-
-
-def parse_session_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
-    """The ``sessionWebhook`` of an outgoing robot's message (``/robot/sendBySession?session=``):
-    the same host rule as robot webhooks; ValueError without repeating the URL."""
-    url = text.strip()
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("is not a URL") from None
-    host = (parts.hostname or "").lower()
-    if parts.scheme.lower() != "https" or not host or parts.username or parts.fragment:
-        raise ValueError(f"must be https://{DEFAULT_HOST}{SESSION_PATH}?session=...")
-    if host == DEFAULT_HOST and port not in (None, 443):
-        raise ValueError(f"{DEFAULT_HOST} is only reached on port 443")
-    if host != DEFAULT_HOST and not _host_allowed(host, port, allowed_hosts):
-        raise ValueError(f"points at {host}{f':{port}' if port else ''}, which is not "
-                         f"{DEFAULT_HOST}; other hosts must be listed in dingtalk_allowed_hosts")
-    sessions = urllib.parse.parse_qs(parts.query, keep_blank_values=True).get("session", [])
-    if parts.path != SESSION_PATH or len(sessions) != 1 or not sessions[0].strip():
-        raise ValueError(f"must be https://{DEFAULT_HOST}{SESSION_PATH}?session=... as the "
-                         "message's sessionWebhook gives it")
-    return Webhook(url=url, access_token=sessions[0].strip(), netloc=parts.netloc.lower(),
-                   path=parts.path, credential="session")
+    return url, parts, urllib.parse.parse_qs(parts.query, keep_blank_values=True)
 
 
 def _host_allowed(host: str, port: int | None, allowed_hosts: Sequence[str]) -> bool:
