@@ -1,5 +1,6 @@
 """Shared fixtures: the pack's import paths, the st2 stand-in, and loopback servers."""
 
+import contextlib
 import os
 import sys
 
@@ -34,18 +35,15 @@ def local_ca():
 def smtp_server(local_ca):
     """Start loopback SMTP servers: ``smtp_server(**SmtpBehaviour fields)``; implicit TLS
     and AUTH with SMTP_LOGIN / SMTP_CODE unless told otherwise."""
-    started = []
+    with contextlib.ExitStack() as running:  # every server started is stopped
 
-    def start(tls=True, **behaviour):
-        behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
-        server = LocalSmtpServer(local_ca.server_pem if tls else None, SmtpBehaviour(**behaviour))
-        server.__enter__()
-        started.append(server)
-        return server
+        def start(tls=True, **behaviour):
+            behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
+            server = LocalSmtpServer(local_ca.server_pem if tls else None,
+                                     SmtpBehaviour(**behaviour))
+            return running.enter_context(server)
 
-    yield start
-    for server in started:
-        server.__exit__(None, None, None)
+        yield start
 
 
 def smtp_instance(server, local_ca, **overrides):
@@ -95,19 +93,15 @@ def aliyun_server(aliyun_server_pem):
     """Start loopback Alibaba Cloud gateways (child processes):
     ``aliyun_server(**AliyunBehaviour fields)``; HTTPS with the local CA and the
     ALIYUN_KEY_ID / ALIYUN_SECRET account."""
-    started = []
+    with contextlib.ExitStack() as running:  # every server started is stopped
 
-    def start(tls=True, **behaviour):
-        behaviour.setdefault("accounts", {ALIYUN_KEY_ID: ALIYUN_SECRET})
-        server = LocalAliyunServer(AliyunBehaviour(**behaviour),
-                                   aliyun_server_pem if tls else None)
-        server.__enter__()
-        started.append(server)
-        return server
+        def start(tls=True, **behaviour):
+            behaviour.setdefault("accounts", {ALIYUN_KEY_ID: ALIYUN_SECRET})
+            server = LocalAliyunServer(AliyunBehaviour(**behaviour),
+                                       aliyun_server_pem if tls else None)
+            return running.enter_context(server)
 
-    yield start
-    for server in started:
-        server.__exit__(None, None, None)
+        yield start
 
 
 def aliyun_config(server, local_ca, voice=True, profile=None, **aliyun):
@@ -155,18 +149,14 @@ DINGTALK_SECRET = "SEC4f1a9c7e2b5d8f0a3c6e9b2d5f8a1c4e7b0d3f6a9c2e5b8d1f4a7c0e3b
 def dingtalk_server(local_ca):
     """Start loopback DingTalk servers (child processes):
     ``dingtalk_server([FakeRobot(...)], **DingTalkBehaviour fields)``."""
-    started = []
+    with contextlib.ExitStack() as running:  # every server started is stopped
 
-    def start(robots=(), **behaviour):
-        server = LocalDingTalkServer(local_ca.server_pem, list(robots),
-                                     DingTalkBehaviour(**behaviour))
-        server.__enter__()
-        started.append(server)
-        return server
+        def start(robots=(), **behaviour):
+            server = LocalDingTalkServer(local_ca.server_pem, list(robots),
+                                         DingTalkBehaviour(**behaviour))
+            return running.enter_context(server)
 
-    yield start
-    for server in started:
-        server.__exit__(None, None, None)
+        yield start
 
 
 def dingtalk_config(server, local_ca, *robots, **settings):
