@@ -21,13 +21,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .notifier import notify_by_custom
+from .notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from .result import NotifyResult
 
 __all__ = ["main", "load_config_file", "ACTIONS", "import_playbook_main"]
 
 ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult]] = {
     "notifyByCustom": notify_by_custom,
+    # internal messages (pmsg) are kept in this process only: there is no datastore here
+    "notifyByMessageCenter": notify_by_message_center,
+    "replyDingTalk": reply_dingtalk,
 }
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
