@@ -295,7 +295,7 @@ class _Graph:
         self.start = starts[0]
         if not self.successors[self.start.id]:
             self.problems.append(f"{self.start.label} has no outgoing flow")
-        reachable = self._reachable_from(self.start.id)
+        reachable = {self.start.id} | _closure(self.successors, self.start.id)
         for node in self.nodes.values():
             if node.id not in reachable:
                 self.problems.append(f"{node.label} cannot be reached from the start node")
@@ -303,15 +303,6 @@ class _Graph:
         if loop:
             self.problems.append("the flow loops: " + " -> ".join(
                 f"{self.nodes[i].name!r} (id {i})" for i in loop) + "; loops are not converted")
-
-    def _reachable_from(self, node_id: str) -> set[str]:
-        seen, stack = set(), [node_id]
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self.successors[current])
-        return seen
 
     def _find_loop(self) -> list[str]:
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -371,13 +362,7 @@ class _Graph:
                                      "are identifiers)")
 
     def ancestors(self, node_id: str) -> set[str]:
-        seen, stack = set(), list(self.predecessors[node_id])
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(self.predecessors[current])
-        return seen
+        return _closure(self.predecessors, node_id)
 
     def node_named(self, name: str) -> _Node | None:
         return next((n for n in self.ordered_actions if n.name == name), None)
@@ -573,3 +558,15 @@ def _json_type(items: Sequence[Any]) -> str:
     if kinds and kinds <= {dict}:
         return "object"
     return "string"
+
+
+def _closure(edges: Mapping[str, list[str]], node_id: str) -> set[str]:
+    """Every node reachable from ``node_id`` along ``edges`` (successors or predecessors)."""
+    seen: set[str] = set()
+    stack = list(edges[node_id])
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(edges[current])
+    return seen
