@@ -26,7 +26,6 @@ directory (one JSON record per request, written before the answer goes out) and 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -44,7 +43,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from notify_message.channels.sms import MAX_NUMBERS_PER_REQUEST
 from notify_message.phone_request import TTS_PARAM_LIMIT
 from notify_message.sms_config import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
-from testkit.child import ChildServer, Spool, announce_ready
+from testkit.child import ChildServer, Spool, announce_ready, child_parser
 from testkit.tls import server_context
 
 __all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_signature",
@@ -439,9 +438,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--spool", required=True)
+    parser = child_parser()
     parser.add_argument("--server-pem")
     args = parser.parse_args()
     server = _Server(args.port, Spool(args.spool))

@@ -10,6 +10,7 @@ and writes what it received to a spool directory, one JSON record per file, befo
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["free_port", "Spool", "ChildServer"]
+__all__ = ["free_port", "Spool", "ChildServer", "child_parser", "announce_ready"]
 
 _PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,6 +102,14 @@ class ChildServer:
                 self._process.stdout.close()
             self._process = None
         shutil.rmtree(self.spool.directory, ignore_errors=True)
+
+
+def child_parser() -> argparse.ArgumentParser:
+    """The command line every child server takes: what ChildServer passes it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--spool", required=True)
+    return parser
 
 
 def announce_ready() -> None:

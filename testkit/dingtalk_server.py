@@ -19,7 +19,6 @@ and reloads ``state.json`` - robots, behaviour, scripted answers - when the test
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -47,7 +46,7 @@ from notify_message.dingtalk_protocol import (
     missing_fields,
     sign,
 )
-from testkit.child import ChildServer, Spool, announce_ready
+from testkit.child import ChildServer, Spool, announce_ready, child_parser
 from testkit.tls import server_context
 
 __all__ = ["FakeRobot", "DingTalkBehaviour", "ReceivedMessage", "LocalDingTalkServer",
@@ -423,9 +422,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--spool", required=True)
+    parser = child_parser()
     parser.add_argument("--server-pem", required=True)
     args = parser.parse_args()
     server = _Server(args.port, server_context(args.server_pem), _State(Spool(args.spool)))

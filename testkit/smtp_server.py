@@ -11,7 +11,6 @@ the ``250`` goes out.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
@@ -22,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from testkit.child import ChildServer, Spool, announce_ready, free_port
+from testkit.child import ChildServer, Spool, announce_ready, child_parser, free_port
 
 __all__ = ["SmtpBehaviour", "ReceivedMail", "LocalSmtpServer", "free_port"]
 
@@ -157,9 +156,7 @@ async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--spool", required=True)
+    parser = child_parser()
     parser.add_argument("--behaviour", required=True)
     parser.add_argument("--server-pem")
     args = parser.parse_args()

@@ -4,12 +4,11 @@ it accepted.  Runs in a child process (see testkit/child.py)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from testkit.child import ChildServer, Spool, announce_ready
+from testkit.child import ChildServer, Spool, announce_ready, child_parser
 
 __all__ = ["LocalSt2Api"]
 
@@ -69,9 +68,7 @@ def _handler(token: str, spool: Spool) -> type[BaseHTTPRequestHandler]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--spool", required=True)
+    parser = child_parser()
     parser.add_argument("--token", required=True)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(args.token, Spool(args.spool)))
