@@ -10,15 +10,12 @@ import tempfile
 import textwrap
 import time
 
-import pytest
 from conftest import PACK_DIR
 from notify_message.dingtalk_inbound import DEFAULT_PATH
 from test_dingtalk_inbound import body
 from test_sensor_dingtalk_inbound import SECRET, send, signed_headers
 
 from testkit.child import free_port
-
-pytest.importorskip("eventlet")
 
 # Runs the sensor the way the sensor container does: patched first, the sensor module loaded
 # from its own folder only (it must find actions/lib itself), run() in a green thread.

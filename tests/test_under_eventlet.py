@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from conftest import (
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
@@ -19,8 +18,6 @@ from conftest import (
     dingtalk_robot,
     smtp_instance,
 )
-
-pytest.importorskip("eventlet")
 
 SCRIPT = textwrap.dedent("""
     import eventlet
