@@ -40,27 +40,27 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
         request = parse_custom_request(_present(params), pack_config)
     except NotifyMessageError as exc:
         return NotifyResult.failed(str(exc))
-    result = asyncio.run(deliver_custom(request, pack_config))
+    deliveries = _run(pack_config, lambda ctx: deliver_custom(request, pack_config, ctx),
+                      extra_secrets=request.secrets())
+    result = NotifyResult(deliveries=tuple(deliveries))
     log.info("notifyByCustom: %s", result.message.splitlines()[0])
     return result
 
 
-async def deliver_custom(request: CustomRequest, config: PackConfig) -> NotifyResult:
-    """Deliver a validated request; every channel runs concurrently within one bound."""
-    redactor = Redactor(config.secrets() + request.secrets())
-    async with DeliveryContext(redactor, config.max_concurrency) as ctx:
-        jobs: list[Awaitable[list[Delivery]]] = []
-        if request.email is not None:
-            jobs.append(send_email(request.email, ctx))
-        out_id = new_out_id()  # one OutId for the texts and calls of this notification
-        if request.sms is not None:
-            jobs.append(send_sms(request.sms, ctx, out_id=out_id))
-        if request.voice is not None:
-            jobs.append(place_calls(request.voice, ctx, out_id=out_id))
-        if request.dingtalk is not None:
-            jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
-        deliveries = [d for batch in await asyncio.gather(*jobs) for d in batch]
-    return NotifyResult(deliveries=tuple(deliveries))
+async def deliver_custom(request: CustomRequest, config: PackConfig, ctx: DeliveryContext
+                         ) -> list[Delivery]:
+    """Deliver a validated request; every channel runs concurrently within ctx's bound."""
+    jobs: list[Awaitable[list[Delivery]]] = []
+    if request.email is not None:
+        jobs.append(send_email(request.email, ctx))
+    out_id = new_out_id()  # one OutId for the texts and calls of this notification
+    if request.sms is not None:
+        jobs.append(send_sms(request.sms, ctx, out_id=out_id))
+    if request.voice is not None:
+        jobs.append(place_calls(request.voice, ctx, out_id=out_id))
+    if request.dingtalk is not None:
+        jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
+    return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 
 def notify_by_message_center(params: Mapping[str, Any],
