@@ -31,7 +31,7 @@ from ..dingtalk_protocol import (
     signed_query,
 )
 from ..dingtalk_request import DingTalkMessage, DingTalkRequest, RobotTarget
-from ..result import Delivery
+from ..result import Delivery, Redactor
 
 __all__ = ["CHANNEL", "send_dingtalk"]
 
@@ -144,10 +144,9 @@ class _Sender:
                         self._scrub(robot, answer.detail + why))
 
     def _scrub(self, robot: RobotTarget, text: str) -> str:
-        for secret in (robot.webhook.url, robot.webhook.access_token, robot.secret):
-            if len(secret) >= 4:  # as the Redactor: masking a letter would garble the text
-                text = text.replace(secret, "***")
-        return self.ctx.redactor(text)
+        # the robot's own credentials too: a URL from a parameter is in no config
+        own = Redactor((robot.webhook.url, robot.webhook.access_token, robot.secret))
+        return self.ctx.redactor(own(text))
 
     async def _post(self, robot: RobotTarget, content: bytes) -> _Answer:
         url = robot.webhook.url
