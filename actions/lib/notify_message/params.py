@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["is_blank", "as_flag", "as_text", "as_json", "as_list", "as_single_line"]
+__all__ = ["TRUE_WORDS", "FALSE_WORDS", "is_blank", "is_on", "as_flag", "as_text", "as_json",
+           "as_list", "as_single_line", "reject_unknown"]
 
-_TRUE = {"1", "true", "yes", "on", "y"}
-_FALSE = {"0", "false", "no", "off", "n", ""}
+# the words that mean "on" and "off" wherever a parameter is a flag (the importer agrees)
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", ""})
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
 
@@ -32,6 +35,23 @@ def is_blank(value: Any) -> bool:
     return False
 
 
+def reject_unknown(params: Mapping[str, Any], known: Collection[str], action: str) -> None:
+    """ParameterError naming the first parameter that ``action`` does not take."""
+    unknown = sorted(str(name) for name in params if name not in known)
+    if unknown:
+        raise ParameterError(unknown[0], f"is not a parameter of {action}; expected one of "
+                             + ", ".join(known))
+
+
+def is_on(value: Any) -> bool:
+    """True for a value that reads as "on": true, 1, or one of TRUE_WORDS."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in TRUE_WORDS
+
+
 def as_flag(name: str, value: Any) -> bool | None:
     """True / False for a flag-like value, None when the value is not a flag at all."""
     if value is None:
@@ -44,9 +64,9 @@ def as_flag(name: str, value: Any) -> bool | None:
         raise ParameterError(name, f"expected 1 / 0 or true / false, got {value}")
     if isinstance(value, str):
         word = value.strip().lower()
-        if word in _TRUE:
+        if word in TRUE_WORDS:
             return True
-        if word in _FALSE:
+        if word in FALSE_WORDS:
             return False
     return None
 

@@ -1,0 +1,42 @@
+"""The actions' parameter names: the one place that lists them.
+
+The action metadata in ``actions/*.yaml`` declares the same names for StackStorm (a test
+compares them); the parsers refuse anything else with ``reject_unknown`` and the playbook
+importer maps a SOAR node's ``valueData`` onto them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["CUSTOM_PARAMETERS", "MESSAGE_CENTER_PARAMETERS", "REPLY_PARAMETERS",
+           "LIST_MESSAGES_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
+           "COMPONENT_ACTIONS"]
+
+# notifyByCustom: the component's 14 parameters, in its own order
+CUSTOM_PARAMETERS = (
+    "emailTitle", "receivers", "telephone", "telephonecontext", "dingding", "dingdingcontext",
+    "sms", "smscontext", "email", "emailcontext", "customReceiver", "jsonInput",
+    "dingdingWebhooks", "dingdingMsgType",
+)
+# notifyByMessageCenter: the component's five parameters
+MESSAGE_CENTER_PARAMETERS = ("aliuid", "eventId", "channelTypeList", "lang", "params")
+# replyDingTalk: the trigger's names for the session, the component's for the message
+REPLY_PARAMETERS = ("sessionWebhook", "sessionWebhookExpiredTime", "dingdingMsgType",
+                    "dingdingcontext")
+LIST_MESSAGES_PARAMETERS = ("aliuid", "limit")
+IMPORT_PLAYBOOK_PARAMETERS = ("playbook", "name", "description", "expose_parameters",
+                              "pack_dir", "overwrite")
+
+# the component's two actions, as a SOAR playbook node names them
+COMPONENT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "notifyByMessageCenter": MESSAGE_CENTER_PARAMETERS,
+    "notifyByCustom": CUSTOM_PARAMETERS,
+}
+# every action of the pack
+ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
+    **COMPONENT_ACTIONS,
+    "replyDingTalk": REPLY_PARAMETERS,
+    "listInternalMessages": LIST_MESSAGES_PARAMETERS,
+    "importPlaybook": IMPORT_PLAYBOOK_PARAMETERS,
+}
