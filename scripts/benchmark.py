@@ -34,7 +34,7 @@ PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(PACK_DIR, "actions", "lib"), PACK_DIR]
 
 from notify_message import PackConfig, notify_by_custom  # noqa: E402
-from notify_message.dingtalk_protocol import signed_query  # noqa: E402
+from notify_message.channels.dingtalk.protocol import signed_query  # noqa: E402
 from testkit.dingtalk_server import DingTalkBehaviour, FakeRobot, LocalDingTalkServer  # noqa: E402
 from testkit.smtp_server import LocalSmtpServer, SmtpBehaviour  # noqa: E402
 from testkit.tls import make_local_ca  # noqa: E402

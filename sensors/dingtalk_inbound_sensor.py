@@ -16,12 +16,12 @@ if _LIB not in sys.path:
 
 from st2reactor.sensor.base import Sensor  # noqa: E402
 
-from notify_message.dingtalk_inbound import (  # noqa: E402
+from notify_message.channels.dingtalk.inbound import (  # noqa: E402
     TRIGGER,
     DingTalkInboundConfig,
     InboundEndpoint,
 )
-from notify_message.inbound_listener import HttpListener  # noqa: E402
+from notify_message.http_listener import HttpListener  # noqa: E402
 
 
 class DingTalkInboundSensor(Sensor):

@@ -40,9 +40,9 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from notify_message.channels.sms import MAX_NUMBERS_PER_REQUEST
-from notify_message.phone_request import TTS_PARAM_LIMIT
-from notify_message.sms_config import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
+from notify_message.channels.phone.sms import MAX_NUMBERS_PER_REQUEST
+from notify_message.channels.phone.request import TTS_PARAM_LIMIT
+from notify_message.channels.phone.profiles import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
 from testkit.child import ChildServer, Spool, announce_ready, child_parser
 from testkit.tls import server_context
 

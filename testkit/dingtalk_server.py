@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from notify_message.dingtalk_protocol import (
+from notify_message.channels.dingtalk.protocol import (
     MAX_BODY_BYTES,
     MENTION_MSG_TYPES,
     MSG_TYPES,

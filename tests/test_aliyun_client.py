@@ -8,15 +8,15 @@ import pytest
 from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, SIGN_NAME, SMS_TEMPLATE, aliyun_config
 
 from notify_message import ConfigError, PackConfig
-from notify_message.aliyun import (
+from notify_message.aliyun.client import (
     ANSWERED,
-    DYSMSAPI,
     NOT_SENT,
     UNKNOWN,
     AliyunClient,
     explain_common_error,
 )
-from notify_message.delivery import DeliveryContext
+from notify_message.aliyun.signing import DYSMSAPI
+from notify_message.runtime import DeliveryContext
 from notify_message.result import Redactor
 from testkit.smtp_server import free_port
 

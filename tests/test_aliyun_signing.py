@@ -3,7 +3,7 @@ the loopback gateway's independent computation."""
 
 import pytest
 
-from notify_message.aliyun import (
+from notify_message.aliyun.signing import (
     DYSMSAPI,
     canonical_query,
     percent_encode,

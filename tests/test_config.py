@@ -3,7 +3,7 @@
 import pytest
 
 from notify_message import ConfigError, PackConfig
-from notify_message.providers import SMTP_SERVERS_BY_DOMAIN, infer_smtp_host
+from notify_message.channels.email.providers import SMTP_SERVERS_BY_DOMAIN, infer_smtp_host
 
 BASE = {"assetname": "a", "emailUsername": "soc@163.com", "emailPassword": "Xq7hTbLr9sWm2KpZ"}
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import PACK_DIR
 from notify_message import ConfigError, PackConfig
-from notify_message.dingtalk_inbound import (
+from notify_message.channels.dingtalk.inbound import (
     SIGNATURE_WINDOW_MS,
     DingTalkInboundConfig,
     InboundEndpoint,

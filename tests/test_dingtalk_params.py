@@ -6,9 +6,9 @@ import json
 import pytest
 
 from notify_message import PackConfig, ParameterError
-from notify_message.custom_request import parse_custom_request
-from notify_message.dingtalk_request import parse_dingtalk_request
-from notify_message.dingtalk_protocol import MAX_BODY_BYTES, encode_body
+from notify_message.custom.request import parse_custom_request
+from notify_message.channels.dingtalk.request import parse_dingtalk_request
+from notify_message.channels.dingtalk.protocol import MAX_BODY_BYTES, encode_body
 
 ONCALL = "https://oapi.dingtalk.com/robot/send?access_token=" + "a" * 64
 LEADS = "https://oapi.dingtalk.com/robot/send?access_token=" + "b" * 64

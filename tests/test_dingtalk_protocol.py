@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from notify_message.dingtalk_protocol import (
+from notify_message.channels.dingtalk.protocol import (
     explain_errcode,
     message_text,
     missing_fields,

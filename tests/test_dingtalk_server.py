@@ -9,7 +9,7 @@ import httpx
 import pytest
 from conftest import DINGTALK_SECRET, DINGTALK_TOKEN, FakeRobot
 
-from notify_message.dingtalk_protocol import sign
+from notify_message.channels.dingtalk.protocol import sign
 
 
 @pytest.fixture

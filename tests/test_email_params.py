@@ -4,7 +4,7 @@ checks made before anything is sent."""
 import pytest
 
 from notify_message import PackConfig, ParameterError
-from notify_message.custom_request import parse_custom_request
+from notify_message.custom.request import parse_custom_request
 
 CONFIG = PackConfig.from_mapping({"smtp_instances": [
     {"assetname": "soc-163", "uuid": "acde2ae8-8b01-4bec-97c4-44ba6c9ba457",

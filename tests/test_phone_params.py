@@ -3,7 +3,7 @@
 import pytest
 
 from notify_message import ConfigError, PackConfig, ParameterError
-from notify_message.custom_request import parse_custom_request
+from notify_message.custom.request import parse_custom_request
 
 ALIYUN = {"access_key_id": "LTAI5tExample", "access_key_secret": "example-secret"}
 PROFILE = {"name": "oncall", "sign_name": "云安全中心", "template_code": "SMS_1"}

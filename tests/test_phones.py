@@ -3,7 +3,7 @@
 import pytest
 
 from notify_message import ParameterError
-from notify_message.phones import (
+from notify_message.channels.phone.numbers import (
     INTERNATIONAL,
     LANDLINE_CN,
     MOBILE_CN,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import PACK_DIR
 from notify_message import PackConfig
-from notify_message.custom_request import parse_custom_request
+from notify_message.custom.request import parse_custom_request
 from notify_message.message_center.request import parse_message_center_request
 from notify_message.message_center.templates import TemplateBook
 from st2common.util.jinja import get_jinja_environment

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import PACK_DIR
-from notify_message.dingtalk_inbound import TRIGGER, outgoing_sign
+from notify_message.channels.dingtalk.inbound import TRIGGER, outgoing_sign
 from st2tests.base import BaseSensorTestCase
 from test_dingtalk_inbound import body
 

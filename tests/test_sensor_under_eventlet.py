@@ -11,7 +11,7 @@ import textwrap
 import time
 
 from conftest import PACK_DIR
-from notify_message.dingtalk_inbound import DEFAULT_PATH
+from notify_message.channels.dingtalk.inbound import DEFAULT_PATH
 from test_dingtalk_inbound import body
 from test_sensor_dingtalk_inbound import SECRET, send, signed_headers
 

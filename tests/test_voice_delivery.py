@@ -7,8 +7,8 @@ import pytest
 from conftest import SHOW_NUMBER, TTS_TEMPLATE
 
 from notify_message import notify_by_custom
-from notify_message.channels.voice import VOICE_ERRORS
-from notify_message.phone_request import TTS_PARAM_LIMIT
+from notify_message.channels.phone.voice import VOICE_ERRORS
+from notify_message.channels.phone.request import TTS_PARAM_LIMIT
 
 SAY = "web-01 检测到可疑登录"
 

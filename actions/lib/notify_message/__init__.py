@@ -6,7 +6,8 @@ A framework-free library; the StackStorm actions in ``actions/`` and the command
 
 from __future__ import annotations
 
-from .config import PackConfig, SmtpInstance
+from .config.pack import PackConfig
+from .channels.email.config import SmtpInstance
 from .errors import ConfigError, NotifyMessageError, ParameterError
 from .notifier import notify_by_custom
 from .result import Delivery, NotifyResult

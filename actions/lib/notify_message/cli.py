@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def import_playbook_main(argv: Sequence[str]) -> int:
     """``import-playbook``: a SOAR playbook export -> Orquesta workflow + action metadata."""
-    from .config import PackConfig
+    from .config.pack import PackConfig
     from .errors import ConfigError
     from .playbook import PlaybookError, convert_playbook
 

@@ -12,14 +12,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .channels.dingtalk import send_dingtalk
-from .channels.email import send_email
-from .channels.sms import new_out_id, send_sms
-from .channels.voice import place_calls
-from .config import PackConfig
-from .custom_request import CustomRequest, parse_custom_request
-from .delivery import DeliveryContext
-from .dingtalk_request import parse_session_reply
+from .channels.dingtalk.send import send_dingtalk
+from .channels.email.send import send_email
+from .channels.phone.sms import new_out_id, send_sms
+from .channels.phone.voice import place_calls
+from .config.pack import PackConfig
+from .custom.request import CustomRequest, parse_custom_request
+from .runtime import DeliveryContext
+from .channels.dingtalk.request import parse_session_reply
 from .errors import NotifyMessageError
 from .message_center.inbox import Inbox, MemoryInbox
 from .message_center.local import deliver_local, find_recipient, plan_for

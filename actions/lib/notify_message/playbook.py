@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from .custom_request import CUSTOM_PARAMETERS
+from .custom.request import CUSTOM_PARAMETERS
 from .errors import NotifyMessageError
 from .message_center.request import MESSAGE_CENTER_PARAMETERS
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from ..channels.dingtalk import send_dingtalk
-from ..channels.email import send_email
-from ..channels.sms import send_sms
-from ..config import PackConfig
-from ..custom_request import EmailRequest
-from ..dingtalk_request import parse_dingtalk_request
-from ..delivery import DeliveryContext
+from ..channels.dingtalk.send import send_dingtalk
+from ..channels.email.send import send_email
+from ..channels.phone.sms import send_sms
+from ..config.pack import PackConfig
+from ..channels.email.request import EmailRequest
+from ..channels.dingtalk.request import parse_dingtalk_request
+from ..runtime import DeliveryContext
 from ..errors import ParameterError
-from ..phone_request import SmsRequest
+from ..channels.phone.request import SmsRequest
 from ..result import Delivery
 from .inbox import Inbox, InternalMessage
 from .receiving import ChannelPlan, Recipient, plan_channels

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config_reader import ConfigReader
+from ..config.reader import ConfigReader
 from ..errors import ConfigError, ParameterError
-from ..phones import PhoneNumber, parse_phone
+from ..channels.phone.numbers import PhoneNumber, parse_phone
 
 __all__ = ["CHANNELS", "STATUSES", "Contact", "Recipient", "ChannelPlan", "plan_channels",
            "parse_recipients"]

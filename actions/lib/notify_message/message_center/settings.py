@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config_reader import ConfigReader
+from ..config.reader import ConfigReader
 from ..errors import ConfigError
 from .receiving import Recipient, parse_recipients
 from .soar import SoarRelay

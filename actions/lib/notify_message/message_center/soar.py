@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..aliyun import (NOT_SENT, SOPHONSOAR, UNKNOWN, AliyunAccount, AliyunClient, RpcAnswer,
-                      explain_common_error)
-from ..config_reader import ConfigReader
-from ..delivery import DeliveryContext
+from ..aliyun.client import NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
+from ..aliyun.signing import SOPHONSOAR
+from ..aliyun.account import AliyunAccount
+from ..config.reader import ConfigReader
+from ..runtime import DeliveryContext
 from ..errors import ConfigError, ParameterError
 from ..result import Delivery
 from .request import MessageCenterRequest

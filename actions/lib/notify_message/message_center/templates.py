@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from ..config_reader import ConfigReader
+from ..config.reader import ConfigReader
 from ..errors import ConfigError, ParameterError
 
 __all__ = ["LANGUAGES", "MessageTemplate", "RenderedMessage", "TemplateBook", "BUILTIN_TEMPLATES"]

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config_reader import ConfigReader
-from .dingtalk_protocol import signature
-from .errors import ConfigError
+from ...config.reader import ConfigReader
+from .protocol import signature
+from ...errors import ConfigError
 
 __all__ = [
     "SIGNATURE_WINDOW_MS",

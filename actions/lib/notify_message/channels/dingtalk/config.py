@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .dingtalk_protocol import (
+from .protocol import (
     DEFAULT_HOST,
     MOBILE_PATTERN,
     RATE_LIMIT_MESSAGES,
@@ -21,10 +21,10 @@ from .dingtalk_protocol import (
     SEND_PATH,
     SESSION_PATH,
 )
-from .errors import ConfigError
+from ...errors import ConfigError
 
 if TYPE_CHECKING:  # config.py imports this module; the reader is only passed in
-    from .config import ConfigReader
+    from ...config.reader import ConfigReader
 
 __all__ = ["Webhook", "DingTalkRobot", "DingTalkSettings", "parse_webhook", "parse_mobile"]
 

@@ -26,9 +26,9 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParameterError
-from .params import as_json, as_list, as_text, is_blank
-from .phones import PhoneNumber, parse_phones
+from ..errors import ParameterError
+from ..params import as_json, as_list, as_text, is_blank
+from ..channels.phone.numbers import PhoneNumber, parse_phones
 
 __all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "apply_json_input",
            "parse_custom_receiver"]

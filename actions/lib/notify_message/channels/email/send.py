@@ -19,11 +19,11 @@ from html.parser import HTMLParser
 
 import aiosmtplib
 
-from ..config import SmtpInstance
-from ..custom_request import EmailRequest
-from ..delivery import DeliveryContext
-from ..providers import explain_smtp_reply
-from ..result import Delivery, Redactor
+from .config import SmtpInstance
+from .request import EmailRequest
+from ...runtime import DeliveryContext
+from .providers import explain_smtp_reply
+from ...result import Delivery, Redactor
 
 __all__ = ["CHANNEL", "build_message", "send_email"]
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 
-from ..aliyun import DYVMSAPI, NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
-from ..delivery import DeliveryContext
-from ..phone_request import VoiceRequest
-from ..phones import PhoneNumber
-from ..result import Delivery
+from ...aliyun.signing import DYVMSAPI
+from ...aliyun.client import NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
+from ...runtime import DeliveryContext
+from .request import VoiceRequest
+from .numbers import PhoneNumber
+from ...result import Delivery
 from .sms import new_out_id
 
 __all__ = ["CHANNEL", "ACTION", "VOICE_ERRORS", "explain_voice_code", "place_calls"]

@@ -1,29 +1,19 @@
-"""notifyByCustom's parameters, validated into one typed request before anything is sent."""
+"""notifyByCustom's email parameters (email, receivers, emailTitle, emailcontext) and
+customReceiver's addresses, validated into one ``EmailRequest``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
-from .config import PackConfig, SmtpInstance
-from .custom_input import apply_json_input, parse_custom_receiver
-from .dingtalk_request import DingTalkRequest, parse_dingtalk_request
-from .errors import ParameterError
-from .params import as_flag, as_list, as_single_line, as_text, is_blank
-from .phone_request import SmsRequest, VoiceRequest, parse_phone_requests
+from ...errors import ParameterError
+from ...params import as_flag, as_list, as_single_line, as_text, is_blank
+from .config import SmtpInstance
 
-__all__ = ["CUSTOM_PARAMETERS", "EmailRequest", "CustomRequest", "parse_custom_request",
-           "parse_email_address"]
-
-# The component's 14 parameters, in its own order.
-CUSTOM_PARAMETERS = (
-    "emailTitle", "receivers", "telephone", "telephonecontext", "dingding", "dingdingcontext",
-    "sms", "smscontext", "email", "emailcontext", "customReceiver", "jsonInput",
-    "dingdingWebhooks", "dingdingMsgType",
-)
+__all__ = ["DEFAULT_SUBJECT", "EmailRequest", "parse_email_address", "parse_email_request"]
 
 DEFAULT_SUBJECT = "Security notification"
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -39,45 +29,6 @@ class EmailRequest:
     subject: str
     body: str
     html: bool
-
-
-@dataclass(frozen=True)
-class CustomRequest:
-    email: EmailRequest | None = None
-    sms: SmsRequest | None = None
-    voice: VoiceRequest | None = None
-    dingtalk: DingTalkRequest | None = None
-
-    def secrets(self) -> list[str]:
-        """Credentials that came with the parameters, to be kept out of the result."""
-        return self.dingtalk.secrets() if self.dingtalk is not None else []
-
-
-def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
-    """Validate every parameter of notifyByCustom; raises ParameterError on the first bad one."""
-    unknown = sorted(set(params) - set(CUSTOM_PARAMETERS))
-    if unknown:
-        raise ParameterError(unknown[0], "is not a parameter of notifyByCustom; expected one of "
-                             + ", ".join(CUSTOM_PARAMETERS))
-    params, from_json_input = apply_json_input(params, CUSTOM_PARAMETERS)
-    try:
-        return _parse(params, config)
-    except ParameterError as exc:
-        if exc.parameter in from_json_input:  # say where the bad value really came from
-            raise ParameterError(f"jsonInput.{exc.parameter}", exc.problem) from None
-        raise
-
-
-def _parse(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
-    extra = parse_custom_receiver(params.get("customReceiver"), parse_email_address)
-    email = _email_request(params, config, extra.emails)
-    sms, voice = parse_phone_requests(params, config, extra.phones)
-    dingtalk = parse_dingtalk_request(params, config.dingtalk, extra.robots)
-    if email is None and sms is None and voice is None and dingtalk is None:
-        raise ParameterError(
-            "receivers", "nothing to send: give receivers (with email), telephone (with sms or "
-            "telephonecontext), dingding / dingdingWebhooks, or customReceiver")
-    return CustomRequest(email=email, sms=sms, voice=voice, dingtalk=dingtalk)
 
 
 def parse_email_address(parameter: str, value: Any) -> str:
@@ -101,31 +52,29 @@ def _recipients(value: Any) -> tuple[str, ...]:
     return tuple(found.values())
 
 
-def _select_instance(value: Any, config: PackConfig) -> SmtpInstance | None:
+def _select_instance(value: Any, instances: Sequence[SmtpInstance]) -> SmtpInstance | None:
     """The SMTP instance that ``email`` asks for; None when it turns email off."""
     flag = as_flag("email", value)
     if flag is False:
         return None
-    if not config.smtp_instances:
+    if not instances:
         raise ParameterError(
             "email", "no SMTP resource instance is configured: add one under smtp_instances "
             "in the pack config (see the README)")
     if flag is True:
-        default = config.default_smtp_instance
-        assert default is not None
-        return default
+        return next((i for i in instances if i.default), instances[0])
     selector = as_text("email", value)
-    for instance in config.smtp_instances:
+    for instance in instances:
         if instance.matches(selector):
             return instance
-    names = ", ".join(i.assetname for i in config.smtp_instances)
+    names = ", ".join(i.assetname for i in instances)
     raise ParameterError(
         "email", f"{selector!r} names no configured SMTP instance; expected 1 / true for the "
         f"default instance, or the assetname, uuid or address of one of: {names}")
 
 
-def _email_request(params: Mapping[str, Any], config: PackConfig,
-                   extra_recipients: tuple[str, ...] = ()) -> EmailRequest | None:
+def parse_email_request(params: Mapping[str, Any], instances: Sequence[SmtpInstance],
+                        extra_recipients: tuple[str, ...] = ()) -> EmailRequest | None:
     email = params.get("email")
     recipients = _recipients(params.get("receivers"))
     if is_blank(email):
@@ -135,7 +84,7 @@ def _email_request(params: Mapping[str, Any], config: PackConfig,
         if not recipients and not (extra_recipients and has_body):
             return None
         email = True
-    instance = _select_instance(email, config)
+    instance = _select_instance(email, instances)
     if instance is None:
         if recipients:
             raise ParameterError("email", "is off (false / 0) but receivers were given; set "

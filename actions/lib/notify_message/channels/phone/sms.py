@@ -15,11 +15,12 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
-from ..aliyun import DYSMSAPI, NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
-from ..delivery import DeliveryContext
-from ..phone_request import SmsRequest
-from ..phones import PhoneNumber
-from ..result import Delivery
+from ...aliyun.signing import DYSMSAPI
+from ...aliyun.client import NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
+from ...runtime import DeliveryContext
+from .request import SmsRequest
+from .numbers import PhoneNumber
+from ...result import Delivery
 
 __all__ = ["CHANNEL", "ACTION", "MAX_NUMBERS_PER_REQUEST", "SMS_ERRORS", "explain_sms_code",
            "send_sms", "new_out_id"]

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from ...errors import ConfigError
 
 if TYPE_CHECKING:  # config.py imports this module
-    from .config import ConfigReader
+    from ...config.reader import ConfigReader
 
 __all__ = ["VoiceTemplate", "SmsProfile", "parse_sms_profiles", "template_json",
            "default_profile", "PLAY_TIMES_RANGE", "VOLUME_RANGE", "SPEED_RANGE"]

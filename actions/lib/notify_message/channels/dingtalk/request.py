@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dingtalk_config import (
+from .config import (
     DingTalkRobot,
     DingTalkSettings,
     Webhook,
@@ -29,15 +29,9 @@ from .dingtalk_config import (
     parse_session_webhook,
     parse_webhook,
 )
-from .dingtalk_protocol import (
-    MAX_BODY_BYTES,
-    MENTION_MSG_TYPES,
-    MSG_TYPES,
-    encode_body,
-    missing_fields,
-)
-from .errors import ParameterError
-from .params import as_flag, as_json, as_list, as_text, is_blank
+from .protocol import MAX_BODY_BYTES, MENTION_MSG_TYPES, MSG_TYPES, encode_body, missing_fields
+from ...errors import ParameterError
+from ...params import as_flag, as_json, as_list, as_text, is_blank
 
 __all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest",
            "parse_dingtalk_request", "parse_session_reply", "REPLY_PARAMETERS", "CONTEXT_KEYS"]

@@ -21,17 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import httpx
 
-from ..delivery import DeliveryContext
-from ..dingtalk_config import DingTalkSettings
-from ..dingtalk_protocol import (
-    encode_body,
-    explain_errcode,
-    keywords_found,
-    message_text,
-    signed_query,
-)
-from ..dingtalk_request import DingTalkMessage, DingTalkRequest, RobotTarget
-from ..result import Delivery, Redactor
+from ...runtime import DeliveryContext
+from .config import DingTalkSettings
+from .protocol import encode_body, explain_errcode, keywords_found, message_text, signed_query
+from .request import DingTalkMessage, DingTalkRequest, RobotTarget
+from ...result import Delivery, Redactor
 
 __all__ = ["CHANNEL", "send_dingtalk"]
 

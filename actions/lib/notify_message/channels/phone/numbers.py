@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParameterError
-from .params import as_list, as_text, is_blank
+from ...errors import ParameterError
+from ...params import as_list, as_text, is_blank
 
 __all__ = ["MOBILE_CN", "LANDLINE_CN", "INTERNATIONAL", "PhoneNumber", "parse_phone",
            "parse_phones"]

@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .aliyun import AliyunAccount
-from .config import PackConfig
-from .errors import ParameterError
-from .params import as_flag, as_text, is_blank
-from .phones import INTERNATIONAL, LANDLINE_CN, MOBILE_CN, PhoneNumber, parse_phones
-from .sms_config import SmsProfile, VoiceTemplate
+from ...aliyun.account import AliyunAccount
+from ...config.pack import PackConfig
+from ...errors import ParameterError
+from ...params import as_flag, as_text, is_blank
+from .numbers import INTERNATIONAL, LANDLINE_CN, MOBILE_CN, PhoneNumber, parse_phones
+from .profiles import SmsProfile, VoiceTemplate
 
 __all__ = ["SMS_KINDS", "VOICE_KINDS", "TTS_PARAM_LIMIT", "SmsRequest", "VoiceRequest",
            "parse_phone_requests"]

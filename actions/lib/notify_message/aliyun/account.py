@@ -1,0 +1,106 @@
+"""The ``aliyun`` section of the pack config: the AccessKey pair and how to reach the APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config.reader import ConfigReader
+from ..errors import ConfigError
+from .signing import ALIYUN_HOST_SUFFIX, DEFAULT_REGION, PRODUCTS, AliyunProduct
+
+__all__ = ["AliyunAccount"]
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_BACKOFF = 1.0
+
+
+@dataclass(frozen=True)
+class AliyunAccount:
+    """The ``aliyun`` section of the pack config: the AccessKey pair and how to reach the APIs."""
+
+    access_key_id: str = field(repr=False)
+    access_key_secret: str = field(repr=False)
+    region_id: str = DEFAULT_REGION
+    endpoints: Mapping[str, str] = field(default_factory=dict)   # product name -> base URL
+    allowed_endpoint_hosts: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    ca_bundle: str = ""
+    verify: bool = True
+
+    def url(self, product: AliyunProduct) -> str:
+        return self.endpoints.get(product.name) or f"https://{product.host}/"
+
+    def secrets(self) -> list[str]:
+        return [self.access_key_secret, self.access_key_id]
+
+    @classmethod
+    def from_reader(cls, reader: ConfigReader) -> AliyunAccount:
+        allowed = tuple(h.lower() for h in _string_list(reader, "allowed_endpoint_hosts"))
+        endpoints_value = reader.mapping.get("endpoints") or {}
+        if not isinstance(endpoints_value, Mapping):
+            raise ConfigError(reader.key("endpoints"), "expected an object of product: URL")
+        endpoints = {}
+        for name, value in endpoints_value.items():
+            key = f"{reader.key('endpoints')}.{name}"
+            if name not in PRODUCTS:
+                raise ConfigError(key, f"unknown product; expected one of {', '.join(PRODUCTS)}")
+            endpoints[name] = _endpoint_url(key, value, allowed)
+        return cls(
+            access_key_id=reader.string("access_key_id", required=True),
+            access_key_secret=reader.string("access_key_secret", required=True),
+            region_id=reader.string("region_id", default=DEFAULT_REGION),
+            endpoints=endpoints,
+            allowed_endpoint_hosts=allowed,
+            timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
+            retries=_count(reader, "retries", DEFAULT_RETRIES),
+            retry_backoff=_seconds(reader, "retry_backoff", DEFAULT_RETRY_BACKOFF),
+            ca_bundle=reader.string("ca_bundle"),
+            verify=reader.boolean("verify", default=True),
+        )
+
+
+def _string_list(reader: ConfigReader, name: str) -> list[str]:
+    value = reader.mapping.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(reader.key(name), "expected a list of host names")
+    return [v.strip() for v in value]
+
+
+def _count(reader: ConfigReader, name: str, default: int) -> int:
+    value = reader.mapping.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise ConfigError(reader.key(name), f"expected a whole number from 0 to 10, got {value!r}")
+    return value
+
+
+def _seconds(reader: ConfigReader, name: str, default: float) -> float:
+    value = reader.mapping.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 60:
+        raise ConfigError(reader.key(name), f"expected seconds from 0 to 60, got {value!r}")
+    return float(value)
+
+
+def _endpoint_url(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """A base URL for a product; hosts outside *.aliyuncs.com only when listed as allowed."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, "expected a host or an https:// URL")
+    text = value.strip()
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise ConfigError(key, f"expected a host or an https:// URL, got {text!r}")
+    listed = host in allowed
+    if not listed and not host.endswith(ALIYUN_HOST_SUFFIX):
+        raise ConfigError(key, f"{host} is not an Alibaba Cloud endpoint (*{ALIYUN_HOST_SUFFIX});"
+                          " list it in aliyun.allowed_endpoint_hosts to use it anyway")
+    if parts.scheme == "http" and not listed:
+        raise ConfigError(key, "Alibaba Cloud endpoints are reached over https://")
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"

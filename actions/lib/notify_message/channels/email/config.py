@@ -1,0 +1,124 @@
+"""SMTP resource instances (``smtp_instances``): the component's "Instance Configuration".
+
+Each instance is a sender account; its server is ``emailSendServer`` or, when blank,
+inferred from the sender's domain (``providers``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...config.reader import ConfigReader
+from ...errors import ConfigError
+from .providers import (
+    ALIBABA_MAIL_ENTERPRISE_SERVER,
+    BLOCKED_PORT,
+    IMPLICIT_TLS_PORT,
+    STARTTLS_PORT,
+    infer_smtp_host,
+)
+
+__all__ = ["TLS_MODES", "SmtpInstance"]
+
+TLS_MODES = ("implicit", "starttls", "plain")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_SESSIONS = 1
+
+
+@dataclass(frozen=True)
+class SmtpInstance:
+    """One SMTP resource instance: the component's "Instance Configuration"."""
+
+    assetname: str
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    tls: str = "implicit"
+    uuid: str = ""
+    sender_name: str = ""
+    ca_bundle: str = ""
+    verify: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    default: bool = False
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+
+    @property
+    def endpoint(self) -> str:
+        """Where this instance connects, for messages: ``host:port (implicit TLS)``."""
+        mode = {"implicit": "implicit TLS", "starttls": "STARTTLS", "plain": "no TLS"}[self.tls]
+        return f"{self.host}:{self.port} ({mode})"
+
+    def matches(self, selector: str) -> bool:
+        wanted = selector.strip().lower()
+        return wanted in (self.assetname.lower(), self.uuid.lower(), self.username.lower())
+
+    @classmethod
+    def from_reader(cls, reader: ConfigReader) -> SmtpInstance:
+        username = reader.string("emailUsername", required=True)
+        if "@" not in username:
+            raise ConfigError(reader.key("emailUsername"),
+                              f"expected the full sender address (user@domain), got {username!r}")
+        tls = reader.choice("tls", TLS_MODES, default="implicit")
+        tls_set = bool(reader.string("tls"))
+        host, port = _server(reader, username, tls, tls_set)
+        return cls(
+            assetname=reader.string("assetname", required=True),
+            host=host,
+            port=port,
+            username=username,
+            password=reader.string("emailPassword", required=True),
+            tls=tls,
+            uuid=reader.string("uuid"),
+            sender_name=reader.string("sender_name"),
+            ca_bundle=reader.string("ca_bundle"),
+            verify=reader.boolean("verify", default=True),
+            timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
+            default=reader.boolean("default", default=False),
+            max_sessions=int(reader.number("max_sessions", default=DEFAULT_MAX_SESSIONS,
+                                           minimum=0.0)),
+        )
+
+
+def _server(reader: ConfigReader, username: str, tls: str, tls_set: bool) -> tuple[str, int]:
+    """Host and port from emailSendServer, inferred from the sender's domain when blank."""
+    key = reader.key("emailSendServer")
+    server = reader.string("emailSendServer")
+    if not server:
+        host = infer_smtp_host(username)
+        if host is None:
+            domain = username.rpartition("@")[2]
+            raise ConfigError(
+                key,
+                f"cannot infer the SMTP server for the domain {domain!r}: known domains are "
+                "qq.com, foxmail.com, 163.com, 126.com, gmail.com and aliyun.com. For Alibaba "
+                "Mail enterprise on your own domain set it to "
+                f"{ALIBABA_MAIL_ENTERPRISE_SERVER}:465",
+            )
+        return host, IMPLICIT_TLS_PORT
+    host, sep, port_text = server.rpartition(":")
+    if not sep or "]" in port_text:  # no port given (or a bare IPv6 literal)
+        host, port_text = server, ""
+    host = host.strip().strip("[]")
+    if not host or any(c.isspace() for c in host):
+        raise ConfigError(key, f"expected host or host:port, got {server!r}")
+    if not port_text:
+        port = IMPLICIT_TLS_PORT
+    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+        port = int(port_text)
+    else:
+        raise ConfigError(key, f"expected a port from 1 to 65535 after ':', got {port_text!r}")
+    if port == BLOCKED_PORT and not (tls_set and tls in ("starttls", "plain")):
+        raise ConfigError(
+            key,
+            "port 25 is blocked on Alibaba Cloud servers and most clouds; use port 465 with "
+            "implicit TLS. For a relay that only listens on 25, set tls to starttls or plain "
+            "explicitly",
+        )
+    if port == STARTTLS_PORT and not tls_set:
+        raise ConfigError(
+            key,
+            "port 587 speaks STARTTLS, not implicit TLS; use port 465, or set tls: starttls "
+            "explicitly",
+        )
+    return host, port
