@@ -12,20 +12,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .channels.dingtalk.send import send_dingtalk
-from .channels.email.send import send_email
-from .channels.phone.sms import new_out_id, send_sms
-from .channels.phone.voice import place_calls
 from .config.pack import PackConfig
 from .custom.request import CustomRequest, parse_custom_request
-from .runtime import DeliveryContext
-from .channels.dingtalk.request import parse_session_reply
 from .errors import NotifyMessageError
 from .message_center.inbox import Inbox, MemoryInbox
-from .message_center.local import deliver_local, find_recipient, plan_for
 from .message_center.request import MessageCenterRequest, parse_message_center_request
-from .message_center.soar import check_relayable, deliver_via_soar
-from .result import Delivery, NotifyResult, Redactor
+from .result import Delivery, NotifyResult
+from .runtime import DeliveryContext, run_deliveries
 
 __all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center", "reply_dingtalk"]
 
@@ -49,16 +42,22 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
 
 async def deliver_custom(request: CustomRequest, config: PackConfig, ctx: DeliveryContext
                          ) -> list[Delivery]:
-    """Deliver a validated request; every channel runs concurrently within ctx's bound."""
+    """Deliver a validated request; every channel runs concurrently within ctx's bound.
+    Each channel's sender is imported only when the request uses it."""
     jobs: list[Awaitable[list[Delivery]]] = []
     if request.email is not None:
+        from .channels.email.send import send_email
         jobs.append(send_email(request.email, ctx))
-    out_id = new_out_id()  # one OutId for the texts and calls of this notification
-    if request.sms is not None:
-        jobs.append(send_sms(request.sms, ctx, out_id=out_id))
-    if request.voice is not None:
-        jobs.append(place_calls(request.voice, ctx, out_id=out_id))
+    if request.sms is not None or request.voice is not None:
+        from .channels.phone.sms import new_out_id, send_sms
+        from .channels.phone.voice import place_calls
+        out_id = new_out_id()  # one OutId for the texts and calls of this notification
+        if request.sms is not None:
+            jobs.append(send_sms(request.sms, ctx, out_id=out_id))
+        if request.voice is not None:
+            jobs.append(place_calls(request.voice, ctx, out_id=out_id))
     if request.dingtalk is not None:
+        from .channels.dingtalk.send import send_dingtalk
         jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
@@ -75,8 +74,10 @@ def notify_by_message_center(params: Mapping[str, Any],
         request = parse_message_center_request(_present(params), settings.templates,
                                                settings.default_lang)
         if settings.provider == "aliyun_soar":
+            from .message_center.soar import check_relayable
             check_relayable(request)
             return _relay(request, pack_config)
+        from .message_center.local import deliver_local, find_recipient, plan_for
         recipient = find_recipient(request, pack_config)
     except NotifyMessageError as exc:
         return NotifyResult.failed(str(exc))
@@ -99,6 +100,9 @@ def notify_by_message_center(params: Mapping[str, Any],
 def reply_dingtalk(params: Mapping[str, Any], config: Mapping[str, Any] | PackConfig | None,
                    *, now_ms: int | None = None) -> NotifyResult:
     """Answer a DingTalk outgoing robot's message in its conversation (replyDingTalk)."""
+    from .channels.dingtalk.request import parse_session_reply
+    from .channels.dingtalk.send import send_dingtalk
+
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         now = int(time.time() * 1000) if now_ms is None else now_ms
@@ -113,6 +117,8 @@ def reply_dingtalk(params: Mapping[str, Any], config: Mapping[str, Any] | PackCo
 
 
 def _relay(request: MessageCenterRequest, config: PackConfig) -> NotifyResult:
+    from .message_center.soar import deliver_via_soar
+
     account, relay = config.aliyun, config.message_center.aliyun_soar
     assert account is not None and relay is not None  # PackConfig checked both
     deliveries = _run(config, lambda ctx: deliver_via_soar(request, account, relay, ctx))
@@ -126,14 +132,8 @@ def _relay(request: MessageCenterRequest, config: PackConfig) -> NotifyResult:
 
 def _run(config: PackConfig, deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]],
          *, extra_secrets: list[str] | None = None) -> list[Delivery]:
-    """Deliver within one context (concurrency bound, HTTP clients, redactor) per call."""
-    redactor = Redactor(config.secrets() + (extra_secrets or []))
-
-    async def run() -> list[Delivery]:
-        async with DeliveryContext(redactor, config.max_concurrency) as ctx:
-            return await deliver(ctx)
-
-    return asyncio.run(run())
+    return run_deliveries(deliver, secrets=config.secrets() + (extra_secrets or []),
+                          max_concurrency=config.max_concurrency)
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-__all__ = ["Delivery", "NotifyResult", "Redactor"]
+__all__ = ["Channel", "Outcome", "Delivery", "NotifyResult", "Redactor", "http_status"]
+
+
+class Channel(str, Enum):
+    """The channels a delivery goes out on; the value is how results spell it."""
+
+    EMAIL = "email"
+    DINGTALK = "dingtalk"
+    SMS = "sms"
+    VOICE = "voice"
+    PMSG = "pmsg"
+    MESSAGE_CENTER = "message_center"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Outcome(str, Enum):
+    """What became of one message to one target.
+
+    ``DELIVERED``: the service took it.  ``FAILED``: the service answered and refused it.
+    ``NOT_SENT``: it never reached the service (a check before sending, a connection that
+    could not be made).  ``UNKNOWN``: it may have reached the service, but no answer says
+    so (a timeout after sending, a dropped answer): sending again could duplicate it.
+    """
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    NOT_SENT = "not sent"
+    UNKNOWN = "outcome unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def http_status(status: int) -> str:
+    """How a delivery's ``code`` spells an HTTP status without a provider code."""
+    return f"HTTP {status}"
 
 
 @dataclass(frozen=True)
@@ -14,24 +52,53 @@ class Delivery:
     """The outcome of one message to one target on one channel.
 
     ``target`` is safe to show (an address, a robot's name, a masked URL); ``code`` is what
-    the provider answered (an SMTP reply code, a DingTalk errcode, an SMS Code), or None when
-    the request never got an answer.  ``reference`` is the provider's id of the message, for
-    looking it up later (SMS BizId, voice CallId), or None.
+    the provider answered (an SMTP reply code, a DingTalk errcode, an SMS Code, or
+    ``HTTP 503``), or None when the request never got an answer.  ``reference`` is the
+    provider's id of the message, for looking it up later (SMS BizId, voice CallId, an
+    internal message's id), or None.  Build one with the factories.
     """
 
-    channel: str
+    channel: Channel
     target: str
-    ok: bool
+    outcome: Outcome
     code: str | None = None
     attempts: int = 0
     detail: str = ""
     reference: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+    @classmethod
+    def delivered(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
+                  attempts: int = 1, reference: str | None = None) -> Delivery:
+        return cls(channel, target, Outcome.DELIVERED, code, attempts, detail, reference)
+
+    @classmethod
+    def failed(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
+               attempts: int = 1) -> Delivery:
+        """The service answered and refused (or the call broke in a way that says so)."""
+        return cls(channel, target, Outcome.FAILED, code, attempts, detail)
+
+    @classmethod
+    def not_sent(cls, channel: Channel, target: str, why: str, *, code: str | None = None,
+                 attempts: int = 0) -> Delivery:
+        """Never reached the service; the detail says ``not sent: <why>``."""
+        return cls(channel, target, Outcome.NOT_SENT, code, attempts, f"not sent: {why}")
+
+    @classmethod
+    def unknown(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
+                attempts: int = 1) -> Delivery:
+        """Sent without an answer: it may have been delivered."""
+        return cls(channel, target, Outcome.UNKNOWN, code, attempts, detail)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "channel": self.channel,
+            "channel": self.channel.value,
             "target": self.target,
             "ok": self.ok,
+            "outcome": self.outcome.value,
             "code": self.code,
             "attempts": self.attempts,
             "detail": self.detail,
@@ -68,7 +135,7 @@ class NotifyResult:
         lines = [f"{len(failed)} of {total} deliveries failed ({_by_channel(self.deliveries)}):"]
         grouped: dict[tuple[str, str], list[str]] = {}
         for d in failed:  # one line per distinct reason, not per recipient
-            grouped.setdefault((d.channel, d.detail), []).append(d.target)
+            grouped.setdefault((d.channel.value, d.detail), []).append(d.target)
         lines += [f"- {channel} to {', '.join(targets)}: {detail}"
                   for (channel, detail), targets in grouped.items()]
         return "\n".join(lines)
@@ -85,7 +152,7 @@ class NotifyResult:
 def _by_channel(deliveries: Sequence[Delivery]) -> str:
     counts: dict[str, list[int]] = {}
     for d in deliveries:
-        ok_total = counts.setdefault(d.channel, [0, 0])
+        ok_total = counts.setdefault(d.channel.value, [0, 0])
         ok_total[0] += d.ok
         ok_total[1] += 1
     return ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in counts.items())

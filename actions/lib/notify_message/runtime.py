@@ -1,19 +1,77 @@
-"""What every channel shares during one call: the bound on concurrent deliveries, the
-keep-alive HTTP clients, and the redactor that keeps secrets out of results."""
+"""What every delivery of one call shares: the concurrency bound, the keep-alive HTTP
+clients, the redactor, TLS contexts, the retry policy, and the exception cause chain.
+
+``run_deliveries(deliver, ...)`` runs one call's deliveries inside one ``DeliveryContext``.
+httpx is imported only when a channel first asks for an HTTP client, so an email-only call
+never loads it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import httpx
+from .result import Delivery, Redactor
 
-from .result import Redactor
+if TYPE_CHECKING:
+    import httpx
 
-__all__ = ["DeliveryContext"]
+__all__ = ["DeliveryContext", "RetryPolicy", "run_deliveries", "client_tls_context",
+           "exception_chain"]
 
 DEFAULT_HTTP_TIMEOUT = 10.0
+
+
+def client_tls_context(ca_bundle: str = "", *, verify: bool = True) -> ssl.SSLContext:
+    """The TLS context of every client connection: the system CAs or ``ca_bundle``, hostname
+    and certificate checked; ``verify=False`` (lab relays only) checks neither."""
+    context = ssl.create_default_context(cafile=ca_bundle or None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then what caused it (``__cause__``, else ``__context__``), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a delivery retries a transient failure: ``attempts`` in all (the first included;
+    None: as many as the budget allows), waits growing from ``backoff`` by ``factor`` up to
+    ``cap`` seconds, each shortened by up to ``jitter`` (a share of it), and no wait that would
+    end past ``budget`` seconds after the first attempt began."""
+
+    attempts: int | None = 3
+    backoff: float = 1.0
+    factor: float = 2.0
+    cap: float = 8.0
+    jitter: float = 0.0
+    budget: float = float("inf")
+
+    def delay(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1 = the first retry)."""
+        wait = min(self.backoff * self.factor ** (retry - 1), self.cap)
+        return wait * random.uniform(1.0 - self.jitter, 1.0) if self.jitter else wait
+
+    def next_delay(self, attempts_made: int, elapsed: float) -> float | None:
+        """The wait before the next attempt, or None when the policy allows no more."""
+        if self.attempts is not None and attempts_made >= self.attempts:
+            return None
+        wait = self.delay(attempts_made)
+        return None if elapsed + wait > self.budget else wait
 
 
 class DeliveryContext:
@@ -33,10 +91,11 @@ class DeliveryContext:
         key = (ca_bundle, verify)
         client = self._clients.get(key)
         if client is None:
-            trust: ssl.SSLContext | bool = (
-                ssl.create_default_context(cafile=ca_bundle or None) if verify else False)
-            client = httpx.AsyncClient(verify=trust, timeout=DEFAULT_HTTP_TIMEOUT,
-                                       follow_redirects=False, trust_env=False)
+            import httpx  # only calls that reach an HTTP service pay for importing it
+
+            client = httpx.AsyncClient(verify=client_tls_context(ca_bundle, verify=verify),
+                                       timeout=DEFAULT_HTTP_TIMEOUT, follow_redirects=False,
+                                       trust_env=False)
             self._clients[key] = client
         return client
 
@@ -47,3 +106,15 @@ class DeliveryContext:
                         tb: TracebackType | None) -> None:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(client.aclose() for client in clients))
+
+
+def run_deliveries(deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]], *,
+                   secrets: Iterable[str], max_concurrency: int) -> list[Delivery]:
+    """Run one call's deliveries in one context (concurrency bound, HTTP clients, redactor)."""
+    redactor = Redactor(secrets)
+
+    async def run() -> list[Delivery]:
+        async with DeliveryContext(redactor, max_concurrency) as ctx:
+            return await deliver(ctx)
+
+    return asyncio.run(run())

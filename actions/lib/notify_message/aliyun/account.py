@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..config.reader import ConfigReader
 from ..errors import ConfigError
+from ..runtime import RetryPolicy
 from .signing import ALIYUN_HOST_SUFFIX, DEFAULT_REGION, PRODUCTS, AliyunProduct
 
 __all__ = ["AliyunAccount"]
@@ -32,6 +33,12 @@ class AliyunAccount:
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
     ca_bundle: str = ""
     verify: bool = True
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Requests refused before they ran are sent again ``retries`` times, waiting
+        ``retry_backoff`` seconds, then twice as long each time (at most a minute)."""
+        return RetryPolicy(attempts=self.retries + 1, backoff=self.retry_backoff, cap=60.0)
 
     def url(self, product: AliyunProduct) -> str:
         return self.endpoints.get(product.name) or f"https://{product.host}/"

@@ -17,23 +17,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from ..result import Channel, Delivery, http_status
 from .account import AliyunAccount
 from .signing import AliyunProduct, percent_encode, sign_params
 
 if TYPE_CHECKING:
     from ..runtime import DeliveryContext
 
-__all__ = ["AliyunClient", "RpcAnswer", "ANSWERED", "NOT_SENT", "UNKNOWN",
-           "explain_common_error"]
+__all__ = ["AliyunClient", "RpcAnswer", "RpcOutcome", "ANSWERED", "NOT_SENT", "UNKNOWN",
+           "explain_common_error", "answer_delivery"]
 
-ANSWERED = "answered"    # the server answered (success or error body)
-NOT_SENT = "not sent"    # the request never left: connecting failed
-UNKNOWN = "unknown"      # sent, but no readable answer came back: it may have been executed
+
+class RpcOutcome(str, Enum):
+    """What became of one request."""
+
+    ANSWERED = "answered"    # the server answered (success or error body)
+    NOT_SENT = "not sent"    # the request never left: connecting failed
+    UNKNOWN = "unknown"      # sent, but no readable answer came back: it may have been executed
+
+
+ANSWERED, NOT_SENT, UNKNOWN = RpcOutcome.ANSWERED, RpcOutcome.NOT_SENT, RpcOutcome.UNKNOWN
 
 # Refusals that happen before the action runs, so sending again is safe even for SendSms.
 _RETRY_SAFE_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api",
@@ -44,7 +53,7 @@ _RETRY_SAFE_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api"
 class RpcAnswer:
     """What one RPC call came to.  ``body`` is the parsed JSON answer ({} without one)."""
 
-    outcome: str
+    outcome: RpcOutcome
     endpoint: str
     attempts: int
     status: int | None = None
@@ -72,7 +81,7 @@ class RpcAnswer:
 
     def said(self) -> str:
         """``host answered CODE: message (RequestId ...)``, for a delivery's detail."""
-        code = self.code or f"HTTP {self.status}"
+        code = self.code or http_status(self.status or 0)
         text = f"{self.endpoint} answered {code}"
         if self.message:
             text += f": {self.message}"
@@ -99,6 +108,7 @@ class AliyunClient:
         """Call ``action`` of ``product``.  Requests refused before they ran (no connection,
         API throttling) are sent again up to ``account.retries`` times with a fresh nonce;
         a request that went out unanswered is sent again only when ``idempotent``."""
+        policy = self.account.retry_policy
         attempts = 0
         while True:
             attempts += 1
@@ -106,9 +116,10 @@ class AliyunClient:
             retry_safe = (answer.outcome == NOT_SENT
                           or (answer.outcome == ANSWERED and answer.code in _RETRY_SAFE_CODES)
                           or (answer.outcome == UNKNOWN and idempotent))
-            if not retry_safe or attempts > self.account.retries:
+            wait = policy.next_delay(attempts, elapsed=0.0) if retry_safe else None
+            if wait is None:
                 return answer
-            await self.sleep(self.account.retry_backoff * 2 ** (attempts - 1))
+            await self.sleep(wait)
 
     async def _once(self, product: AliyunProduct, action: str, params: Mapping[str, Any],
                     attempts: int) -> RpcAnswer:
@@ -215,3 +226,31 @@ def explain_common_error(code: str | None) -> str | None:
     if code.startswith("Throttling"):
         return _COMMON_ERRORS["Throttling"]
     return None
+
+
+def answer_delivery(answer: RpcAnswer, channel: Channel, target: str, *, action: str,
+                    accepted: str, explain: Callable[[str | None], str | None],
+                    check_before_resending: str, reference: str | None = None,
+                    note: str = "") -> Delivery:
+    """One Alibaba answer as the delivery of ``target``: delivered (``accepted`` says by
+    whom, with what ids), outcome unknown (never sent again: ``action`` is not idempotent),
+    not sent, or refused with what to do about ``answer.code`` (``explain``).  ``note`` is
+    appended to a refusal (e.g. that one request carried several numbers)."""
+    code = answer.code or (http_status(answer.status) if answer.status else None)
+    if answer.ok:
+        return Delivery.delivered(channel, target, accepted, code=code,
+                                  attempts=answer.attempts, reference=reference)
+    if answer.outcome == UNKNOWN:
+        said = f"{answer.error} ({answer.said()})" if answer.body else answer.error
+        return Delivery.unknown(channel, target, (
+            f"outcome unknown, not retried: {said}. {action} is not idempotent, so it was not "
+            f"sent again; {check_before_resending} before sending again"),
+            code=code, attempts=answer.attempts)
+    if answer.outcome == NOT_SENT:
+        return Delivery.not_sent(channel, target, f"{answer.error} (attempts: {answer.attempts})",
+                                 attempts=answer.attempts)
+    hint = explain(answer.code)
+    said = answer.said()
+    return Delivery.failed(channel, target,
+                           f"not sent: {said}: {hint}{note}" if hint else f"not sent: {said}{note}",
+                           code=code, attempts=answer.attempts)

@@ -28,7 +28,8 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..params import as_json, as_list, as_text, is_blank
-from ..channels.phone.numbers import PhoneNumber, parse_phones
+from ..channels.email.message import unique_addresses
+from ..channels.phone.numbers import PhoneNumber, parse_phones, unique_numbers
 
 __all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "apply_json_input",
            "parse_custom_receiver"]
@@ -99,12 +100,12 @@ def _from_lists(mapping: Mapping[str, Any], parse_email: Callable[[str, Any], st
     phones = parse_phones(f"{_PARAMETER}.phones", mapping.get("phones"))
     robot_entries = _strings("dingtalk", mapping.get("dingtalk"))
     robots = [_robot(i, item) for i, item in enumerate(robot_entries)]
-    return CustomReceivers(_unique(emails), phones, tuple(dict.fromkeys(robots)))
+    return CustomReceivers(unique_addresses(emails), phones, tuple(dict.fromkeys(robots)))
 
 
 def _from_contacts(contacts: Any, parse_email: Callable[[str, Any], str]) -> CustomReceivers:
     emails: list[str] = []
-    phones: list[Any] = []
+    phones: list[PhoneNumber] = []
     for i, contact in enumerate(contacts):
         where = f"{_PARAMETER}[{i}]"
         if not isinstance(contact, Mapping):
@@ -120,8 +121,7 @@ def _from_contacts(contacts: Any, parse_email: Callable[[str, Any], str]) -> Cus
             emails.append(parse_email(f"{where}.email", contact["email"]))
         if not is_blank(contact.get("mobile")):
             phones.extend(parse_phones(f"{where}.mobile", [contact["mobile"]]))
-    unique_phones = tuple({p.wire: p for p in phones}.values())
-    return CustomReceivers(_unique(emails), unique_phones, ())
+    return CustomReceivers(unique_addresses(emails), unique_numbers(phones), ())
 
 
 def _strings(key: str, value: Any) -> list[str]:
@@ -142,10 +142,3 @@ def _robot(index: int, text: str) -> str:
     if "://" in text and not text.lower().startswith("https://"):
         raise ParameterError(where, "a webhook URL must start with https://")
     return as_text(where, text)
-
-
-def _unique(addresses: list[str]) -> tuple[str, ...]:
-    found: dict[str, str] = {}
-    for address in addresses:
-        found.setdefault(address.lower(), address)
-    return tuple(found.values())

@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from ..channels.dingtalk.send import send_dingtalk
-from ..channels.email.send import send_email
-from ..channels.phone.sms import send_sms
+from ..channels.dingtalk.message import DingTalkMessage, DingTalkRequest
+from ..channels.dingtalk.request import check_size, resolve_robots
+from ..channels.email.message import EmailRequest, unique_addresses
+from ..channels.phone.message import SmsRequest
+from ..channels.phone.numbers import unique_numbers
 from ..config.pack import PackConfig
-from ..channels.email.request import EmailRequest
-from ..channels.dingtalk.request import parse_dingtalk_request
-from ..runtime import DeliveryContext
 from ..errors import ParameterError
-from ..channels.phone.request import SmsRequest
-from ..result import Delivery
+from ..result import Channel, Delivery
+from ..runtime import DeliveryContext
 from .inbox import Inbox, InternalMessage
 from .receiving import ChannelPlan, Recipient, plan_channels
 from .request import MessageCenterRequest
@@ -59,16 +58,18 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
 
 async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
                  ctx: DeliveryContext) -> list[Delivery]:
-    addresses = tuple(c.email for c in recipient.contacts if c.email)
+    from ..channels.email.send import send_email
+
+    addresses = unique_addresses(c.email for c in recipient.contacts if c.email)
     if not addresses:
-        return [Delivery("email", recipient.aliuid, False, None, 0,
-                         "not sent: no contact of this account has an email address "
-                         "(message_center.recipients[].contacts[].email)")]
+        return [Delivery.not_sent(Channel.EMAIL, recipient.aliuid,
+                                  "no contact of this account has an email address "
+                                  "(message_center.recipients[].contacts[].email)")]
     instance = config.smtp_instance(recipient.smtp_instance)
     if instance is None:
         wanted = recipient.smtp_instance or "a default SMTP instance"
-        return [Delivery("email", address, False, None, 0,
-                         f"not sent: {wanted} is not configured under smtp_instances")
+        return [Delivery.not_sent(Channel.EMAIL, address,
+                                  f"{wanted} is not configured under smtp_instances")
                 for address in addresses]
     request = EmailRequest(instance, addresses, message.subject, message.body, html=False)
     return await send_email(request, ctx)
@@ -76,16 +77,18 @@ async def _email(message: RenderedMessage, recipient: Recipient, config: PackCon
 
 async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfig,
                ctx: DeliveryContext) -> list[Delivery]:
-    numbers = tuple(c.mobile for c in recipient.contacts if c.mobile is not None)
+    numbers = unique_numbers(c.mobile for c in recipient.contacts if c.mobile is not None)
     if not numbers:
-        return [Delivery("sms", recipient.aliuid, False, None, 0,
-                         "not sent: no contact of this account has a mobile number "
-                         "(message_center.recipients[].contacts[].mobile)")]
+        return [Delivery.not_sent(Channel.SMS, recipient.aliuid,
+                                  "no contact of this account has a mobile number "
+                                  "(message_center.recipients[].contacts[].mobile)")]
     profile = config.default_sms_profile
     if config.aliyun is None or profile is None:
-        return [Delivery("sms", number.display, False, None, 0,
-                         "not sent: SMS needs the aliyun section and an sms_profiles entry "
-                         "in the pack config") for number in numbers]
+        return [Delivery.not_sent(Channel.SMS, number.display,
+                                  "SMS needs the aliyun section and an sms_profiles entry "
+                                  "in the pack config") for number in numbers]
+    from ..channels.phone.sms import send_sms
+
     # the body carries every detail of the event; the subject only names it
     return await send_sms(SmsRequest(config.aliyun, profile, numbers, message.body), ctx)
 
@@ -93,21 +96,22 @@ async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfi
 async def _webhook(message: RenderedMessage, recipient: Recipient, config: PackConfig,
                    ctx: DeliveryContext) -> list[Delivery]:
     if not recipient.webhooks:
-        return [Delivery("dingtalk", recipient.aliuid, False, None, 0,
-                         "not sent: this account has no DingTalk robot "
-                         "(message_center.recipients[].webhooks)")]
-    # the same path as notifyByCustom's DingTalk parameters: robots, size and shape checks
-    params = {"dingding": 1, "dingdingWebhooks": list(recipient.webhooks),
-              "dingdingMsgType": "markdown",
-              "dingdingcontext": {"title": message.subject,
-                                  "text": f"### {message.subject}\n\n{message.body}"}}
+        return [Delivery.not_sent(Channel.DINGTALK, recipient.aliuid,
+                                  "this account has no DingTalk robot "
+                                  "(message_center.recipients[].webhooks)")]
+    # the same robot resolution and size check as notifyByCustom's DingTalk parameters
+    markdown = DingTalkMessage.markdown(message.subject,
+                                        f"### {message.subject}\n\n{message.body}")
     try:
-        request = parse_dingtalk_request(params, config.dingtalk)
+        robots = resolve_robots(recipient.webhooks, config.dingtalk,
+                                "message_center.recipients[].webhooks")
+        check_size(markdown, robots)
     except ParameterError as exc:
-        return [Delivery("dingtalk", recipient.aliuid, False, None, 0,
-                         f"not sent: message_center.recipients[].webhooks: {exc.problem}")]
-    assert request is not None
-    return await send_dingtalk(request, config.dingtalk, ctx)
+        return [Delivery.not_sent(Channel.DINGTALK, recipient.aliuid,
+                                  f"message_center.recipients[].webhooks: {exc.problem}")]
+    from ..channels.dingtalk.send import send_dingtalk
+
+    return await send_dingtalk(DingTalkRequest(markdown, robots), config.dingtalk, ctx)
 
 
 async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
@@ -117,6 +121,6 @@ async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
     try:
         where = inbox.store(internal)
     except Exception as exc:  # a datastore outage must not lose the other channels' results
-        return [Delivery("pmsg", recipient.aliuid, False, None, 1,
-                         "not kept: " + ctx.redactor(f"{type(exc).__name__}: {exc}"))]
-    return [Delivery("pmsg", recipient.aliuid, True, internal.id, 1, where)]
+        return [Delivery.failed(Channel.PMSG, recipient.aliuid,
+                                "not kept: " + ctx.redactor(f"{type(exc).__name__}: {exc}"))]
+    return [Delivery.delivered(Channel.PMSG, recipient.aliuid, where, reference=internal.id)]

@@ -9,12 +9,28 @@ from typing import Any
 from ..config.reader import ConfigReader
 from ..errors import ConfigError
 from .receiving import Recipient, parse_recipients
-from .soar import SoarRelay
 from .templates import LANGUAGES, TemplateBook
 
-__all__ = ["PROVIDERS", "MessageCenterConfig"]
+__all__ = ["PROVIDERS", "SoarRelay", "MessageCenterConfig"]
 
 PROVIDERS = ("local", "aliyun_soar")
+
+
+@dataclass(frozen=True)
+class SoarRelay:
+    """``message_center.aliyun_soar``: which playbook node the notification runs as."""
+
+    playbook_uuid: str
+    node_name: str = "NotifyMessage_1"
+    role_for: str = ""    # a member account's UID, when an administrator sends for it
+
+    @classmethod
+    def from_reader(cls, reader: ConfigReader) -> SoarRelay:
+        role_for = reader.string("role_for")
+        if role_for and not role_for.isdigit():
+            raise ConfigError(reader.key("role_for"), f"expected an account UID, got {role_for!r}")
+        return cls(reader.string("playbook_uuid", required=True),
+                   reader.string("node_name", default="NotifyMessage_1"), role_for)
 
 
 @dataclass(frozen=True)

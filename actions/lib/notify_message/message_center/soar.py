@@ -6,22 +6,22 @@ through the account's real Message Center, with the receiving management configu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-from ..aliyun.client import NOT_SENT, UNKNOWN, AliyunClient, RpcAnswer, explain_common_error
-from ..aliyun.signing import SOPHONSOAR
 from ..aliyun.account import AliyunAccount
-from ..config.reader import ConfigReader
+from ..aliyun.client import AliyunClient, answer_delivery, explain_common_error
+from ..aliyun.signing import SOPHONSOAR
+from ..errors import ParameterError
+from ..result import Channel, Delivery
 from ..runtime import DeliveryContext
-from ..errors import ConfigError, ParameterError
-from ..result import Delivery
 from .request import MessageCenterRequest
+from .settings import SoarRelay
 from .templates import BUILTIN_TEMPLATES
 
-__all__ = ["ACTION", "CHANNEL", "SoarRelay", "relay_params", "deliver_via_soar"]
+__all__ = ["ACTION", "CHANNEL", "SOAR_EVENT_IDS", "relay_params", "check_relayable",
+           "deliver_via_soar"]
 
 ACTION = "RunNotifyComponentWithMessageCenter"
-CHANNEL = "message_center"
+CHANNEL = Channel.MESSAGE_CENTER
 SOAR_EVENT_IDS = tuple(sorted({t.event_id for t in BUILTIN_TEMPLATES}))
 
 _HINTS = {
@@ -31,23 +31,6 @@ _HINTS = {
     "InvalidParameter": "check message_center.aliyun_soar (playbook_uuid: DescribePlaybooks "
                         "lists your playbooks) and the action's parameters",
 }
-
-
-@dataclass(frozen=True)
-class SoarRelay:
-    """``message_center.aliyun_soar``: which playbook node the notification runs as."""
-
-    playbook_uuid: str
-    node_name: str = "NotifyMessage_1"
-    role_for: str = ""    # a member account's UID, when an administrator sends for it
-
-    @classmethod
-    def from_reader(cls, reader: ConfigReader) -> SoarRelay:
-        role_for = reader.string("role_for")
-        if role_for and not role_for.isdigit():
-            raise ConfigError(reader.key("role_for"), f"expected an account UID, got {role_for!r}")
-        return cls(reader.string("playbook_uuid", required=True),
-                   reader.string("node_name", default="NotifyMessage_1"), role_for)
 
 
 def relay_params(request: MessageCenterRequest, relay: SoarRelay) -> dict[str, str]:
@@ -83,19 +66,12 @@ async def deliver_via_soar(request: MessageCenterRequest, account: AliyunAccount
         # not idempotent (it notifies people): an unanswered request is never sent again
         answer = await AliyunClient(account, ctx).call(SOPHONSOAR, ACTION,
                                                        relay_params(request, relay))
-    return [Delivery(CHANNEL, f"aliuid {request.aliuid}", answer.ok,
-                     answer.code or (str(answer.status) if answer.status else None),
-                     answer.attempts, _detail(answer), answer.request_id or None)]
+    return [answer_delivery(
+        answer, CHANNEL, f"aliuid {request.aliuid}", action=ACTION, explain=_explain,
+        accepted=(f"accepted by {answer.endpoint}: Message Center sends it on the channels "
+                  f"configured for the account (RequestId {answer.request_id})"),
+        check_before_resending="check Message Center", reference=answer.request_id or None)]
 
 
-def _detail(answer: RpcAnswer) -> str:
-    if answer.ok:
-        return (f"accepted by {answer.endpoint}: Message Center sends it on the channels "
-                f"configured for the account (RequestId {answer.request_id})")
-    if answer.outcome == UNKNOWN:
-        return (f"outcome unknown, not retried: {answer.error}. {ACTION} notifies people and "
-                "is not idempotent; check Message Center before sending again")
-    if answer.outcome == NOT_SENT:
-        return f"not sent: {answer.error} (attempts: {answer.attempts})"
-    hint = _HINTS.get(answer.code or "") or explain_common_error(answer.code)
-    return f"not sent: {answer.said()}: {hint}" if hint else f"not sent: {answer.said()}"
+def _explain(code: str | None) -> str | None:
+    return _HINTS.get(code or "") or explain_common_error(code)

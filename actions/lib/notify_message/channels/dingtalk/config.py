@@ -22,6 +22,7 @@ from .protocol import (
     SESSION_PATH,
 )
 from ...errors import ConfigError
+from ...runtime import RetryPolicy
 
 if TYPE_CHECKING:  # config.py imports this module; the reader is only passed in
     from ...config.reader import ConfigReader
@@ -203,6 +204,13 @@ class DingTalkSettings:
             retry_seconds=_retry_seconds(reader),
             retry_backoff=reader.number("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
         )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Transient answers are retried within ``dingtalk_retry_seconds``, waiting
+        ``dingtalk_retry_backoff`` seconds (less up to a quarter), doubling up to 8 s."""
+        return RetryPolicy(attempts=None, backoff=self.retry_backoff, cap=8.0, jitter=0.25,
+                           budget=self.retry_seconds)
 
     def secrets(self) -> list[str]:
         """The robots' webhook URLs, access tokens and signing secrets."""

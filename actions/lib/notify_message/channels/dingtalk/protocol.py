@@ -23,8 +23,13 @@ from typing import Any
 __all__ = [
     "DEFAULT_HOST",
     "SEND_PATH",
+    "MsgType",
+    "ItemList",
+    "MESSAGE_TYPES",
     "MSG_TYPES",
     "MENTION_MSG_TYPES",
+    "MENTION_FIELDS",
+    "shape_hint",
     "MAX_BODY_BYTES",
     "RATE_LIMIT_MESSAGES",
     "RATE_LIMIT_WINDOW",
@@ -47,11 +52,6 @@ DEFAULT_HOST = "oapi.dingtalk.com"
 SEND_PATH = "/robot/send"
 # where a reply to an outgoing robot's message goes: its sessionWebhook, until it expires
 SESSION_PATH = "/robot/sendBySession"
-
-# The msgtypes, spelt as DingTalk spells them; a body carries its payload under that key.
-MSG_TYPES = ("text", "markdown", "link", "actionCard", "feedCard")
-# DingTalk shows @mentions (the "at" object) for these message types only.
-MENTION_MSG_TYPES = ("text", "markdown")
 
 # DingTalk refuses a request body above 20000 bytes with errcode 460101, "message too long,
 # exceed 20000 bytes" / "body 大小不合法;solution:请保持大小在 20000bytes 以内" (seen in
@@ -147,17 +147,63 @@ def signed_query(secret: str, timestamp_ms: int) -> str:
     return f"timestamp={timestamp_ms}&sign={sign(secret, timestamp_ms)}"
 
 
-# The fields DingTalk requires in each msgtype's payload; for feedCard and actionCard's
-# buttons, the fields of each item.  Note the casing: messageUrl / picUrl in link, but
-# messageURL / picURL in feedCard and singleURL / actionURL in actionCard.
-_REQUIRED = {
-    "text": ("content",),
-    "markdown": ("title", "text"),
-    "link": ("title", "text", "messageUrl"),
-    "actionCard": ("title", "text"),
-}
-_FEED_LINK_REQUIRED = ("title", "messageURL", "picURL")
-_BUTTON_REQUIRED = ("title", "actionURL")
+@dataclass(frozen=True)
+class ItemList:
+    """A list field of objects (actionCard's buttons, feedCard's links), and their fields."""
+
+    key: str
+    fields: tuple[str, ...]          # every one required in each item
+    urls: tuple[str, ...]            # which of them are links
+
+
+@dataclass(frozen=True)
+class MsgType:
+    """One message type: the fields of its payload, as DingTalk spells them.
+
+    ``required`` must be present; ``optional`` may be; ``one_of`` is a choice of field groups
+    of which one must be complete (actionCard: one button, or a list of them).  ``urls`` are
+    links, ``text`` the fields whose text DingTalk searches for the robot's keywords;
+    ``mentions`` says whether DingTalk shows @mentions (the ``at`` object) for this type.
+    """
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()
+    urls: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    items: ItemList | None = None
+    mentions: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field the payload may have."""
+        grouped = tuple(f for group in self.one_of for f in group)
+        return tuple(dict.fromkeys(self.required + self.optional + grouped))
+
+    @property
+    def url_fields(self) -> tuple[str, ...]:
+        return self.urls + (self.items.urls if self.items else ())
+
+
+# Note the casing: messageUrl / picUrl in link, but messageURL / picURL in feedCard and
+# singleURL / actionURL in actionCard.
+MESSAGE_TYPES: dict[str, MsgType] = {t.name: t for t in (
+    MsgType("text", required=("content",), text=("content",), mentions=True),
+    MsgType("markdown", required=("title", "text"), text=("title", "text"), mentions=True),
+    MsgType("link", required=("title", "text", "messageUrl"), optional=("picUrl",),
+            urls=("messageUrl", "picUrl"), text=("title", "text")),
+    MsgType("actionCard", required=("title", "text"), optional=("btnOrientation",),
+            one_of=(("singleTitle", "singleURL"), ("btns",)), urls=("singleURL",),
+            text=("title", "text", "singleTitle"),
+            items=ItemList("btns", ("title", "actionURL"), urls=("actionURL",))),
+    MsgType("feedCard", required=("links",),
+            items=ItemList("links", ("title", "messageURL", "picURL"),
+                           urls=("messageURL", "picURL"))),
+)}
+MSG_TYPES = tuple(MESSAGE_TYPES)
+MENTION_MSG_TYPES = tuple(name for name, t in MESSAGE_TYPES.items() if t.mentions)
+MENTION_FIELDS = ("atMobiles", "atUserIds", "isAtAll")
 
 
 def missing_fields(msgtype: str, payload: Mapping[str, Any]) -> list[str]:
@@ -165,44 +211,72 @@ def missing_fields(msgtype: str, payload: Mapping[str, Any]) -> list[str]:
     def blank(value: Any) -> bool:
         return not isinstance(value, str) or not value.strip()
 
-    if msgtype == "feedCard":
-        links = payload.get("links")
-        if not isinstance(links, list) or not links:
-            return ["links"]
-        return [f"links[{i}].{name}" for i, link in enumerate(links)
-                for name in _FEED_LINK_REQUIRED
-                if not isinstance(link, Mapping) or blank(link.get(name))]
-    missing = [name for name in _REQUIRED.get(msgtype, ()) if blank(payload.get(name))]
-    if msgtype == "actionCard":
-        buttons = payload.get("btns")
-        if buttons is None:
-            missing += [n for n in ("singleTitle", "singleURL") if blank(payload.get(n))]
-        elif not isinstance(buttons, list) or not buttons:
-            missing.append("btns")
+    spec = MESSAGE_TYPES[msgtype]
+    items = spec.items
+    missing = [name for name in spec.required
+               if (items is None or name != items.key) and blank(payload.get(name))]
+    if items is not None:
+        value = payload.get(items.key)
+        in_choice = any(items.key in group for group in spec.one_of)
+        if value is None and in_choice:
+            # the other choice must then be complete: the first group without the list
+            group = next(g for g in spec.one_of if items.key not in g)
+            missing += [name for name in group if blank(payload.get(name))]
+        elif not isinstance(value, list) or not value:
+            missing.append(items.key)
         else:
-            missing += [f"btns[{i}].{name}" for i, button in enumerate(buttons)
-                        for name in _BUTTON_REQUIRED
-                        if not isinstance(button, Mapping) or blank(button.get(name))]
+            missing += [f"{items.key}[{i}].{name}" for i, item in enumerate(value)
+                        for name in items.fields
+                        if not isinstance(item, Mapping) or blank(item.get(name))]
     return missing
-
-
-# The fields whose text DingTalk searches for the robot's custom keywords.
-_TEXT_FIELDS = ("content", "title", "text", "singleTitle")
 
 
 def message_text(body: Mapping[str, Any]) -> str:
     """Every piece of visible text of a message body, where the robot's keywords count."""
-    payload = body.get(body.get("msgtype", ""), {})
-    if not isinstance(payload, Mapping):
+    spec = MESSAGE_TYPES.get(str(body.get("msgtype", "")))
+    payload = body.get(spec.name) if spec is not None else None
+    if spec is None or not isinstance(payload, Mapping):
         return ""
-    parts = [payload.get(name) for name in _TEXT_FIELDS]
-    for item in _items(payload.get("btns")) + _items(payload.get("links")):
-        parts.append(item.get("title"))
+    parts = [payload.get(name) for name in spec.text]
+    if spec.items is not None:
+        parts += [item.get("title") for item in _items(payload.get(spec.items.key))]
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def shape_hint(msgtype: str) -> str:
+    """The JSON a dingdingcontext of this msgtype takes, for error messages."""
+    spec = MESSAGE_TYPES[msgtype]
+
+    def value(name: str, urls: tuple[str, ...]) -> str:
+        return '"https://..."' if name in urls else '"0"' if name == "btnOrientation" else '"..."'
+
+    def obj(names: tuple[str, ...], urls: tuple[str, ...], optional: tuple[str, ...] = ()
+            ) -> str:
+        parts = []
+        for name in names:
+            if spec.items is not None and name == spec.items.key:
+                item = obj(spec.items.fields, spec.items.urls)
+                parts.append(f'"{name}": [{item}]')
+            else:
+                note = " (optional)" if name in optional else ""
+                parts.append(f'"{name}": {value(name, urls)}{note}')
+        return "{" + ", ".join(parts) + "}"
+
+    mentions = ', "atMobiles": [...], "atUserIds": [...], "isAtAll": false' if spec.mentions \
+        else ""
+    if spec.one_of:  # the optional fields go with the item list (btnOrientation with btns)
+        listed = spec.items.key if spec.items else ""
+        return " or ".join(obj(spec.required + group + (spec.optional if listed in group else ()),
+                               spec.urls) for group in spec.one_of)
+    shape = obj(spec.required + spec.optional, spec.urls, spec.optional)
+    if mentions:
+        shape = shape[:-1] + mentions + "}"
+        return f'"the {"markdown " if msgtype == "markdown" else ""}text" or {shape}'
+    return shape
 
 
 def explain_errcode(errcode: int, errmsg: str) -> tuple[bool, str]:

@@ -18,109 +18,47 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .config import (
     DingTalkRobot,
     DingTalkSettings,
-    Webhook,
     parse_mobile,
     parse_session_webhook,
     parse_webhook,
 )
-from .protocol import MAX_BODY_BYTES, MENTION_MSG_TYPES, MSG_TYPES, encode_body, missing_fields
+from .message import DingTalkMessage, DingTalkRequest, Mentions, RobotTarget
+from .protocol import (
+    MAX_BODY_BYTES,
+    MENTION_FIELDS,
+    MESSAGE_TYPES,
+    MSG_TYPES,
+    encode_body,
+    missing_fields,
+    shape_hint,
+)
 from ...errors import ParameterError
-from ...params import as_flag, as_json, as_list, as_text, is_blank
+from ...parameters import REPLY_PARAMETERS
+from ...params import as_flag, as_json, as_list, as_text, is_blank, reject_unknown
 
-__all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest",
-           "parse_dingtalk_request", "parse_session_reply", "REPLY_PARAMETERS", "CONTEXT_KEYS"]
+__all__ = ["parse_dingtalk_request", "parse_session_reply", "resolve_robots", "check_size",
+           "CONTEXT_KEYS"]
 
-# replyDingTalk's parameters: the trigger's names for the session, the component's for the
-# message
-REPLY_PARAMETERS = ("sessionWebhook", "sessionWebhookExpiredTime", "dingdingMsgType",
-                    "dingdingcontext")
-
-_MENTION_KEYS = ("atMobiles", "atUserIds", "isAtAll")
-# The keys dingdingcontext may have, by msgtype.
+# text messages also take their content as "text", like markdown
+_ALIASES = {"text": ("text",)}
+# The keys dingdingcontext may have, by msgtype: the payload's fields, and the @mentions
+# where DingTalk shows them.
 CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
-    "text": ("content", "text") + _MENTION_KEYS,
-    "markdown": ("title", "text") + _MENTION_KEYS,
-    "link": ("title", "text", "messageUrl", "picUrl"),
-    "actionCard": ("title", "text", "singleTitle", "singleURL", "btns", "btnOrientation"),
-    "feedCard": ("links",),
+    name: spec.fields + _ALIASES.get(name, ()) + (MENTION_FIELDS if spec.mentions else ())
+    for name, spec in MESSAGE_TYPES.items()
 }
-_ITEM_KEYS = {"btns": ("title", "actionURL"), "links": ("title", "messageURL", "picURL")}
-_URL_FIELDS = ("messageUrl", "picUrl", "singleURL", "actionURL", "messageURL", "picURL")
+_ITEM_FIELDS = {spec.items.key: spec.items.fields for spec in MESSAGE_TYPES.values()
+                if spec.items is not None}
+_URL_FIELDS = frozenset(f for spec in MESSAGE_TYPES.values() for f in spec.url_fields)
 # DingTalk opens http(s) links, and dingtalk:// links inside the client.
 _URL_SCHEMES = ("http", "https", "dingtalk")
 _MARKDOWN_MARKERS = re.compile(r"^[\s#>*\-+`]+")
 _MARKDOWN_TITLE_LENGTH = 64
-
-
-@dataclass(frozen=True)
-class Mentions:
-    mobiles: tuple[str, ...] = ()
-    user_ids: tuple[str, ...] = ()
-    all: bool = False
-
-    def merged(self, other: Mentions) -> Mentions:
-        return Mentions(tuple(dict.fromkeys(self.mobiles + other.mobiles)),
-                        tuple(dict.fromkeys(self.user_ids + other.user_ids)),
-                        self.all or other.all)
-
-    def __bool__(self) -> bool:
-        return bool(self.mobiles or self.user_ids or self.all)
-
-
-@dataclass(frozen=True)
-class DingTalkMessage:
-    msgtype: str
-    payload: Mapping[str, Any] = field(compare=False)
-    mentions: Mentions = Mentions()
-
-    def body(self, robot_mentions: Mentions = Mentions()) -> dict[str, Any]:
-        """The JSON body for one robot: the message, plus the call's and the robot's
-        @mentions where DingTalk shows them."""
-        payload = dict(self.payload)
-        body: dict[str, Any] = {"msgtype": self.msgtype, self.msgtype: payload}
-        if self.msgtype not in MENTION_MSG_TYPES:
-            return body
-        mentions = self.mentions.merged(robot_mentions)
-        if not mentions:
-            return body
-        if self.msgtype == "markdown":
-            # markdown only notifies a person whose @mobile / @userId is also in the text
-            text = payload["text"]
-            missing = [f"@{m}" for m in mentions.mobiles + mentions.user_ids
-                       if f"@{m}" not in text]
-            if missing:
-                payload["text"] = text.rstrip() + "\n\n" + " ".join(missing)
-        body["at"] = {"atMobiles": list(mentions.mobiles), "atUserIds": list(mentions.user_ids),
-                      "isAtAll": mentions.all}
-        return body
-
-
-@dataclass(frozen=True)
-class RobotTarget:
-    """One robot a call sends to: a configured robot, or a webhook given as a parameter."""
-
-    label: str  # safe to show: the robot's name or its masked URL
-    webhook: Webhook
-    secret: str = field(default="", repr=False)
-    keywords: tuple[str, ...] = ()
-    mentions: Mentions = Mentions()
-    configured: bool = False
-
-
-@dataclass(frozen=True)
-class DingTalkRequest:
-    message: DingTalkMessage
-    robots: tuple[RobotTarget, ...]
-
-    def secrets(self) -> list[str]:
-        """Credentials that came with the parameters (webhook URLs and their tokens)."""
-        return [s for r in self.robots for s in (r.webhook.url, r.webhook.access_token)]
 
 
 def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings,
@@ -160,7 +98,7 @@ def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings
         by_token = {r.webhook.access_token: r for r in robots + extra}
         robots = tuple(by_token.values())
     message = _message(_msgtype(params.get("dingdingMsgType")), context)
-    _check_size(message, robots)
+    check_size(message, robots)
     return DingTalkRequest(message=message, robots=robots)
 
 
@@ -168,10 +106,7 @@ def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, n
                         ) -> DingTalkRequest:
     """A reply into the conversation an outgoing robot's message came from, through its
     ``sessionWebhook`` (no signing: the session is the credential), refused once expired."""
-    unknown = sorted(set(params) - set(REPLY_PARAMETERS))
-    if unknown:
-        raise ParameterError(unknown[0], "is not a parameter of replyDingTalk; expected one "
-                             "of " + ", ".join(REPLY_PARAMETERS))
+    reject_unknown(params, REPLY_PARAMETERS, "replyDingTalk")
     url = as_text("sessionWebhook", params.get("sessionWebhook")).strip()
     if not url:
         raise ParameterError("sessionWebhook", "is required: the sessionWebhook of the "
@@ -191,11 +126,11 @@ def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, n
                                  "a configured robot (notifyByCustom) instead")
     robot = RobotTarget(label=webhook.masked, webhook=webhook)
     message = _message(_msgtype(params.get("dingdingMsgType")), params.get("dingdingcontext"))
-    _check_size(message, (robot,))
+    check_size(message, (robot,))
     return DingTalkRequest(message=message, robots=(robot,))
 
 
-def _check_size(message: DingTalkMessage, robots: Sequence[RobotTarget]) -> None:
+def check_size(message: DingTalkMessage, robots: Sequence[RobotTarget]) -> None:
     for robot in robots:
         size = len(encode_body(message.body(robot.mentions)))
         if size > MAX_BODY_BYTES:
@@ -212,12 +147,20 @@ def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[Rob
         if not defaults:
             raise ParameterError("dingdingWebhooks", _no_robot_problem(settings))
         return tuple(_configured(r) for r in defaults)
-    found: dict[str, RobotTarget] = {}
     for i, entry in enumerate(entries):
         if not isinstance(entry, (str, int)) or isinstance(entry, bool):
             raise ParameterError(parameter, f"entry {i} is a {type(entry).__name__}; expected "
                                  "a webhook URL or the name of a robot in dingtalk_robots")
-        text = str(entry).strip()
+    return resolve_robots([str(entry) for entry in entries], settings, parameter)
+
+
+def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter: str
+                   ) -> tuple[RobotTarget, ...]:
+    """The robots that webhook URLs and configured robot names stand for, each robot once;
+    ParameterError naming ``parameter`` (never repeating a URL, which holds a token)."""
+    found: dict[str, RobotTarget] = {}
+    for i, entry in enumerate(entries):
+        text = entry.strip()
         if "://" in text:
             try:
                 webhook = parse_webhook(text, settings.allowed_hosts)
@@ -267,21 +210,21 @@ def _message(msgtype: str, value: Any) -> DingTalkMessage:
     if is_blank(value):
         raise ParameterError("dingdingcontext", "is required when sending to DingTalk: give "
                              "the message text (or, for " + msgtype + ", " +
-                             _shape_hint(msgtype) + ")")
+                             shape_hint(msgtype) + ")")
     fields = _context_object(msgtype, value)
-    if msgtype not in MENTION_MSG_TYPES and set(fields) & set(_MENTION_KEYS):
+    if not MESSAGE_TYPES[msgtype].mentions and set(fields) & set(MENTION_FIELDS):
         raise ParameterError("dingdingcontext", "atMobiles, atUserIds and isAtAll work only "
                              "in text and markdown messages; DingTalk ignores them in " + msgtype)
     unknown = sorted(set(fields) - set(CONTEXT_KEYS[msgtype]))
     if unknown:
         raise ParameterError("dingdingcontext", f"has {unknown[0]!r}, which a {msgtype} "
-                             f"message does not take; expected {_shape_hint(msgtype)}")
+                             f"message does not take; expected {shape_hint(msgtype)}")
     mentions = _mentions(fields)
-    payload = _payload(msgtype, {k: v for k, v in fields.items() if k not in _MENTION_KEYS})
+    payload = _payload(msgtype, {k: v for k, v in fields.items() if k not in MENTION_FIELDS})
     missing = missing_fields(msgtype, payload)
     if missing:
         raise ParameterError("dingdingcontext", f"a {msgtype} message needs "
-                             f"{', '.join(missing)}; expected {_shape_hint(msgtype)}")
+                             f"{', '.join(missing)}; expected {shape_hint(msgtype)}")
     return DingTalkMessage(msgtype, payload, mentions)
 
 
@@ -292,7 +235,7 @@ def _context_object(msgtype: str, value: Any) -> dict[str, Any]:
         return dict(value)
     if msgtype == "feedCard" and isinstance(value, list):
         return {"links": value}
-    if msgtype in MENTION_MSG_TYPES and isinstance(value, (str, int, float)) \
+    if MESSAGE_TYPES[msgtype].mentions and isinstance(value, (str, int, float)) \
             and not isinstance(value, bool):
         text = str(value)
         parsed = _json_object(text)
@@ -305,7 +248,7 @@ def _context_object(msgtype: str, value: Any) -> dict[str, Any]:
         return {"links": parsed}
     if not isinstance(parsed, Mapping):
         raise ParameterError("dingdingcontext", f"a {msgtype} message is given as a JSON "
-                             f"object: {_shape_hint(msgtype)}")
+                             f"object: {shape_hint(msgtype)}")
     return dict(parsed)
 
 
@@ -322,7 +265,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
 def _payload(msgtype: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     for name, value in fields.items():
-        if name in _ITEM_KEYS:
+        if name in _ITEM_FIELDS:
             payload[name] = _items(name, value)
         elif name == "btnOrientation":
             payload[name] = _orientation(value)
@@ -352,16 +295,16 @@ def _items(name: str, value: Any) -> list[dict[str, str]]:
     items = as_json("dingdingcontext", value) if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
         raise ParameterError("dingdingcontext", f"{name} must be a non-empty list of objects "
-                             f"with {', '.join(_ITEM_KEYS[name])}")
+                             f"with {', '.join(_ITEM_FIELDS[name])}")
     parsed = []
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise ParameterError("dingdingcontext", f"{name}[{i}] must be an object with "
-                                 f"{', '.join(_ITEM_KEYS[name])}")
-        unknown = sorted(set(item) - set(_ITEM_KEYS[name]))
+                                 f"{', '.join(_ITEM_FIELDS[name])}")
+        unknown = sorted(set(item) - set(_ITEM_FIELDS[name]))
         if unknown:
             raise ParameterError("dingdingcontext", f"{name}[{i}] has {unknown[0]!r}; "
-                                 f"expected {', '.join(_ITEM_KEYS[name])} (note the casing)")
+                                 f"expected {', '.join(_ITEM_FIELDS[name])} (note the casing)")
         parsed.append({k: _field_text(k, v) for k, v in item.items() if not is_blank(v)})
     return parsed
 
@@ -401,20 +344,3 @@ def _markdown_title(text: str) -> str:
         if title:
             return title[:_MARKDOWN_TITLE_LENGTH]
     return "Notification"
-
-
-def _shape_hint(msgtype: str) -> str:
-    return {
-        "text": '"the text" or {"content": "...", "atMobiles": [...], "atUserIds": [...], '
-                '"isAtAll": false}',
-        "markdown": '"the markdown text" or {"title": "...", "text": "...", '
-                    '"atMobiles": [...], "atUserIds": [...], "isAtAll": false}',
-        "link": '{"title": "...", "text": "...", "messageUrl": "https://...", '
-                '"picUrl": "https://..." (optional)}',
-        "actionCard": '{"title": "...", "text": "...", "singleTitle": "...", '
-                      '"singleURL": "https://..."} or {"title": "...", "text": "...", '
-                      '"btnOrientation": "0", "btns": [{"title": "...", '
-                      '"actionURL": "https://..."}]}',
-        "feedCard": '{"links": [{"title": "...", "messageURL": "https://...", '
-                    '"picURL": "https://..."}]}',
-    }[msgtype]

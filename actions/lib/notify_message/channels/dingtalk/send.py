@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
+
 import httpx
 
-from ...runtime import DeliveryContext
+from ...result import Channel, Delivery, Outcome, Redactor, http_status
+from ...runtime import DeliveryContext, exception_chain
 from .config import DingTalkSettings
+from .message import DingTalkMessage, DingTalkRequest, RobotTarget
 from .protocol import encode_body, explain_errcode, keywords_found, message_text, signed_query
-from .request import DingTalkMessage, DingTalkRequest, RobotTarget
-from ...result import Delivery, Redactor
 
 __all__ = ["CHANNEL", "send_dingtalk"]
 
-CHANNEL = "dingtalk"
-MAX_BACKOFF = 8.0
+CHANNEL = Channel.DINGTALK
 _ERRMSG_SHOWN = 200
 
 
@@ -61,7 +59,7 @@ async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
 
 @dataclass(frozen=True)
 class _Answer:
-    ok: bool
+    outcome: Outcome
     transient: bool
     code: str | None
     detail: str
@@ -95,22 +93,21 @@ class _Sender:
     async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> Delivery:
         body = message.body(robot.mentions)
         if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
-            return Delivery(CHANNEL, robot.label, False, None, 0, (
-                f"not sent: robot {robot.label} only accepts messages that contain one of its "
+            return Delivery.not_sent(CHANNEL, robot.label, (
+                f"robot {robot.label} only accepts messages that contain one of its "
                 f"keywords ({', '.join(robot.keywords)}) and this message has none; DingTalk "
                 "would refuse it (errcode 310000). Put one of them in dingdingcontext"))
         content = encode_body(body)
+        policy = self.settings.retry_policy
         started = time.monotonic()
-        budget = self.settings.retry_seconds
-        delay = self.settings.retry_backoff
         attempts = 0
-        answer = _Answer(False, False, None, "not sent")
+        answer = _Answer(Outcome.NOT_SENT, False, None, "not sent")
         while True:
             elapsed = time.monotonic() - started
             wait = self.rate.wait(robot.webhook.access_token, time.monotonic())
             if wait > 0:
-                if elapsed + wait > budget:
-                    return self._failed(robot, attempts, answer, (
+                if elapsed + wait > policy.budget:
+                    return self._final(robot, attempts, answer, (
                         f"; not retried: {self.settings.rate_limit} messages already went to "
                         f"this robot in the last {self.settings.rate_window:g}s, DingTalk's "
                         "limit"))
@@ -119,22 +116,21 @@ class _Sender:
             self.rate.record(robot.webhook.access_token, time.monotonic())
             async with self.ctx.limit:
                 answer = await self._post(robot, content)
-            if answer.ok:
+            if answer.outcome is Outcome.DELIVERED:
                 retried = f" after {attempts} attempts" if attempts > 1 else ""
-                return Delivery(CHANNEL, robot.label, True, answer.code, attempts,
-                                answer.detail + retried)
+                return Delivery.delivered(CHANNEL, robot.label, answer.detail + retried,
+                                          code=answer.code, attempts=attempts)
             if not answer.transient:
-                return self._failed(robot, attempts, answer, "")
-            pause = delay * random.uniform(0.75, 1.0)
-            if time.monotonic() - started + pause > budget:
-                return self._failed(robot, attempts, answer, (
+                return self._final(robot, attempts, answer, "")
+            pause = policy.next_delay(attempts, time.monotonic() - started)
+            if pause is None:
+                return self._final(robot, attempts, answer, (
                     f"; gave up after {attempts} attempt{'s' if attempts > 1 else ''} within "
-                    f"dingtalk_retry_seconds ({budget:g}s)"))
+                    f"dingtalk_retry_seconds ({policy.budget:g}s)"))
             await asyncio.sleep(pause)
-            delay = min(delay * 2, MAX_BACKOFF)
 
-    def _failed(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str) -> Delivery:
-        return Delivery(CHANNEL, robot.label, False, answer.code, attempts,
+    def _final(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str) -> Delivery:
+        return Delivery(CHANNEL, robot.label, answer.outcome, answer.code, attempts,
                         self._scrub(robot, answer.detail + why))
 
     def _scrub(self, robot: RobotTarget, text: str) -> str:
@@ -153,41 +149,42 @@ class _Sender:
                 url, content=content, timeout=self.settings.timeout,
                 headers={"Content-Type": "application/json; charset=utf-8"})
         except httpx.TimeoutException:
-            return _Answer(False, True, None, f"timed out after {self.settings.timeout:g}s "
-                                              f"waiting for {where}")
+            return _Answer(Outcome.UNKNOWN, True, None,
+                           f"timed out after {self.settings.timeout:g}s waiting for {where}")
         except httpx.ConnectError as exc:
-            return _Answer(False, False, None, _connect_failure(exc, where))
+            return _Answer(Outcome.NOT_SENT, False, None, _connect_failure(exc, where))
         except httpx.TransportError as exc:  # the connection broke mid-request
-            return _Answer(False, True, None, f"the connection to {where} failed "
-                                              f"({type(exc).__name__})")
+            return _Answer(Outcome.UNKNOWN, True, None,
+                           f"the connection to {where} failed ({type(exc).__name__})")
         return _read_answer(response, where)
 
 
 def _read_answer(response: httpx.Response, where: str) -> _Answer:
     status = response.status_code
     if status >= 500:
-        return _Answer(False, True, f"HTTP {status}", f"{where} answered HTTP {status}")
+        return _Answer(Outcome.FAILED, True, http_status(status),
+                       f"{where} answered HTTP {status}")
     if status != 200:
-        return _Answer(False, False, f"HTTP {status}", (
+        return _Answer(Outcome.FAILED, False, http_status(status), (
             f"{where} answered HTTP {status}, not DingTalk's HTTP 200 with an errcode: "
             "check the webhook URL"))
     try:
         answer = response.json()
         errcode = int(answer["errcode"])
     except (ValueError, TypeError, KeyError):
-        return _Answer(False, False, None, (
+        return _Answer(Outcome.UNKNOWN, False, None, (
             f"{where} answered HTTP 200 without DingTalk's errcode, so whether the message "
             "was taken is unknown: is the webhook a DingTalk robot?"))
     errmsg = str(answer.get("errmsg", ""))[:_ERRMSG_SHOWN]
     if errcode == 0:
-        return _Answer(True, False, "0", "delivered (errcode 0)")
+        return _Answer(Outcome.DELIVERED, False, "0", "delivered (errcode 0)")
     transient, explanation = explain_errcode(errcode, errmsg)
-    return _Answer(False, transient, str(errcode),
+    return _Answer(Outcome.FAILED, transient, str(errcode),
                    f"DingTalk answered errcode {errcode} ({errmsg}): {explanation}")
 
 
 def _connect_failure(exc: BaseException, where: str) -> str:
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (f"the certificate of {where} could not be verified "
                     f"({cause.verify_message}); for an on-premises relay set "
@@ -196,12 +193,3 @@ def _connect_failure(exc: BaseException, where: str) -> str:
             return f"connection refused by {where}: check the webhook's host and port"
     return (f"could not connect to {where}: check the host name, DNS and that a firewall "
             "lets HTTPS out")
-
-
-def _causes(exc: BaseException) -> Sequence[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain

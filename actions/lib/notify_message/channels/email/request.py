@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
 from ...errors import ParameterError
 from ...params import as_flag, as_list, as_single_line, as_text, is_blank
 from .config import SmtpInstance
+from .message import EmailRequest, unique_addresses
 
 __all__ = ["DEFAULT_SUBJECT", "EmailRequest", "parse_email_address", "parse_email_request"]
 
@@ -20,15 +20,6 @@ _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1-6]|span|pre)\b"
                    r"[^<>]*>", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class EmailRequest:
-    instance: SmtpInstance
-    recipients: tuple[str, ...]
-    subject: str
-    body: str
-    html: bool
 
 
 def parse_email_address(parameter: str, value: Any) -> str:
@@ -41,15 +32,14 @@ def parse_email_address(parameter: str, value: Any) -> str:
 
 
 def _recipients(value: Any) -> tuple[str, ...]:
-    found: dict[str, str] = {}
+    addresses = []
     for i, item in enumerate(as_list("receivers", value)):
         if isinstance(item, Mapping):  # the component's form: {"userid": -1, "email": "..."}
             if is_blank(item.get("email")):
                 raise ParameterError("receivers", f"entry {i} has no 'email' key: {dict(item)!r}")
             item = item["email"]
-        address = parse_email_address("receivers", item)
-        found.setdefault(address.lower(), address)
-    return tuple(found.values())
+        addresses.append(parse_email_address("receivers", item))
+    return unique_addresses(addresses)
 
 
 def _select_instance(value: Any, instances: Sequence[SmtpInstance]) -> SmtpInstance | None:
@@ -90,10 +80,7 @@ def parse_email_request(params: Mapping[str, Any], instances: Sequence[SmtpInsta
             raise ParameterError("email", "is off (false / 0) but receivers were given; set "
                                  "email to 1 or remove receivers")
         return None
-    found: dict[str, str] = {}
-    for recipient in (*recipients, *extra_recipients):
-        found.setdefault(recipient.lower(), recipient)
-    recipients = tuple(found.values())
+    recipients = unique_addresses((*recipients, *extra_recipients))
     if not recipients:
         raise ParameterError("receivers", "is required when email is set: give one or more "
                              "addresses")

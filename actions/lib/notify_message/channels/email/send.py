@@ -11,74 +11,22 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate, make_msgid
-from html.parser import HTMLParser
 
 import aiosmtplib
 
+from ...result import Channel, Delivery, Redactor
+from ...runtime import DeliveryContext, client_tls_context, exception_chain
 from .config import SmtpInstance
-from .request import EmailRequest
-from ...runtime import DeliveryContext
+from .message import EmailRequest, build_message
 from .providers import explain_smtp_reply
-from ...result import Delivery, Redactor
 
-__all__ = ["CHANNEL", "build_message", "send_email"]
+__all__ = ["CHANNEL", "send_email", "explain_failure"]
 
-CHANNEL = "email"
+CHANNEL = Channel.EMAIL
 # Below this many messages per session a call keeps to one login: providers count logins.
 MESSAGES_PER_SESSION = 25
-
-
-def build_message(instance: SmtpInstance, recipient: str, subject: str, body: str,
-                  html: bool) -> EmailMessage:
-    """The message as it goes on the wire: From is the login, as QQ and NetEase demand."""
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["Subject"] = subject
-    message["From"] = formataddr((instance.sender_name, instance.username))
-    message["To"] = recipient
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=instance.username.rpartition("@")[2])
-    if html:
-        message.set_content(html_to_text(body))
-        message.add_alternative(body, subtype="html")
-    else:
-        message.set_content(body)
-    return message
-
-
-class _TextExtractor(HTMLParser):
-    _BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text alternative of an HTML body."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    lines = (line.strip() for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line) + "\n"
-
-
-def tls_context(instance: SmtpInstance) -> ssl.SSLContext:
-    if not instance.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=instance.ca_bundle or None)
 
 
 async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delivery]:
@@ -112,7 +60,8 @@ class _Session:
             port=instance.port,
             use_tls=instance.tls == "implicit",
             start_tls=instance.tls == "starttls",
-            tls_context=tls_context(instance) if instance.tls != "plain" else None,
+            tls_context=(client_tls_context(instance.ca_bundle, verify=instance.verify)
+                         if instance.tls != "plain" else None),
             timeout=instance.timeout,
         )
         await client.connect()
@@ -144,9 +93,9 @@ class _Session:
                         return deliveries
                 try:
                     _, reply = await self.client.send_message(message)  # type: ignore[union-attr]
-                    deliveries.append(Delivery(CHANNEL, recipient, True, "250", 1,
-                                               f"accepted by {self.instance.endpoint}: "
-                                               + self.redactor(reply.strip())))
+                    deliveries.append(Delivery.delivered(
+                        CHANNEL, recipient, f"accepted by {self.instance.endpoint}: "
+                        + self.redactor(reply.strip()), code="250"))
                 except aiosmtplib.SMTPResponseException as exc:
                     deliveries.append(self.failure(exc)(recipient))
                     if exc.code == 421:  # the server is closing the session
@@ -167,14 +116,15 @@ class _Session:
         finally:
             await self.close()
 
-    def failure(self, exc: BaseException, *, before_sending: bool = False):
+    def failure(self, exc: BaseException, *, before_sending: bool = False
+                ) -> Callable[[str], Delivery]:
         code, detail = explain_failure(exc, self.instance)
         detail = self.redactor(detail)
-        if before_sending:
-            detail = "not sent: " + detail
 
         def make(recipient: str) -> Delivery:
-            return Delivery(CHANNEL, recipient, False, code, 1, detail)
+            if before_sending:
+                return Delivery.not_sent(CHANNEL, recipient, detail, code=code, attempts=1)
+            return Delivery.failed(CHANNEL, recipient, detail, code=code)
 
         return make
 
@@ -191,7 +141,7 @@ def explain_failure(exc: BaseException, instance: SmtpInstance) -> tuple[str | N
         return None, (f"timed out after {instance.timeout:g}s talking to {where}: check the "
                       "host and port, and that a firewall lets the connection out (Alibaba "
                       "Cloud blocks port 25; use 465)")
-    cause = _root_cause(exc)
+    cause = list(exception_chain(exc))[-1]
     if isinstance(cause, ssl.SSLCertVerificationError):
         return None, (f"the certificate of {where} could not be verified "
                       f"({cause.verify_message}); for a private relay set ca_bundle to its CA "
@@ -206,11 +156,3 @@ def explain_failure(exc: BaseException, instance: SmtpInstance) -> tuple[str | N
     if isinstance(cause, OSError):
         return None, f"could not talk to {where}: {cause.strerror or cause}"
     return None, f"failed talking to {where}: {exc}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = {id(exc)}
-    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
-        exc = exc.__cause__
-        seen.add(id(exc))
-    return exc

@@ -16,6 +16,7 @@ mobile, so other countries must be written with their prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from ...errors import ParameterError
 from ...params import as_list, as_text, is_blank
 
 __all__ = ["MOBILE_CN", "LANDLINE_CN", "INTERNATIONAL", "PhoneNumber", "parse_phone",
-           "parse_phones"]
+           "parse_phones", "unique_numbers"]
 
 MOBILE_CN = "mainland mobile"
 LANDLINE_CN = "mainland landline"
@@ -94,8 +95,13 @@ def parse_phones(parameter: str, value: Any) -> tuple[PhoneNumber, ...]:
                             else [part for part in _TEXT_SEPARATORS.split(text) if part.strip()])
     else:
         items = as_list(parameter, value)
+    return unique_numbers(parse_phone(parameter, item) for item in items)
+
+
+def unique_numbers(numbers: Iterable[PhoneNumber]) -> tuple[PhoneNumber, ...]:
+    """Each number once, in first-seen order: ``+86 138...`` and ``138...`` are one (their
+    ``wire`` form is the same)."""
     found: dict[str, PhoneNumber] = {}
-    for item in items:
-        number = parse_phone(parameter, item)
+    for number in numbers:
         found.setdefault(number.wire, number)
     return tuple(found.values())

@@ -18,15 +18,21 @@ channel can reach is refused before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ...aliyun.account import AliyunAccount
 from ...config.pack import PackConfig
 from ...errors import ParameterError
 from ...params import as_flag, as_text, is_blank
-from .numbers import INTERNATIONAL, LANDLINE_CN, MOBILE_CN, PhoneNumber, parse_phones
-from .profiles import SmsProfile, VoiceTemplate
+from .message import SmsRequest, VoiceRequest
+from .numbers import (
+    INTERNATIONAL,
+    LANDLINE_CN,
+    MOBILE_CN,
+    PhoneNumber,
+    parse_phones,
+    unique_numbers,
+)
+from .profiles import SmsProfile
 
 __all__ = ["SMS_KINDS", "VOICE_KINDS", "TTS_PARAM_LIMIT", "SmsRequest", "VoiceRequest",
            "parse_phone_requests"]
@@ -36,27 +42,11 @@ VOICE_KINDS = (MOBILE_CN, LANDLINE_CN)
 TTS_PARAM_LIMIT = 250   # SingleCallByTts: TtsParam must be shorter than this many characters
 
 
-@dataclass(frozen=True)
-class SmsRequest:
-    account: AliyunAccount
-    profile: SmsProfile
-    numbers: tuple[PhoneNumber, ...]
-    text: str
-
-
-@dataclass(frozen=True)
-class VoiceRequest:
-    account: AliyunAccount
-    template: VoiceTemplate
-    numbers: tuple[PhoneNumber, ...]
-    text: str
-
-
 def parse_phone_requests(params: Mapping[str, Any], config: PackConfig,
                          extra_numbers: Sequence[PhoneNumber] = ()
                          ) -> tuple[SmsRequest | None, VoiceRequest | None]:
     telephone = parse_phones("telephone", params.get("telephone"))
-    numbers = _merge(telephone, extra_numbers)
+    numbers = unique_numbers((*telephone, *extra_numbers))
     sms_value = params.get("sms")
     sms_text = as_text("smscontext", params.get("smscontext")).strip()
     call_text = as_text("telephonecontext", params.get("telephonecontext")).strip()
@@ -106,11 +96,6 @@ def parse_phone_requests(params: Mapping[str, Any], config: PackConfig,
     # a channel left without a number it can reach (all landlines, say) is dropped; every
     # number reaches at least one requested channel (checked above)
     return (sms if sms and sms.numbers else None), (call if call and call.numbers else None)
-
-
-def _merge(first: Sequence[PhoneNumber], second: Sequence[PhoneNumber]
-           ) -> tuple[PhoneNumber, ...]:
-    return tuple({n.wire: n for n in (*first, *second)}.values())
 
 
 def _select_profile(value: Any, flag: bool | None, config: PackConfig) -> SmsProfile:

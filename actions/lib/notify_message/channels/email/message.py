@@ -1,0 +1,77 @@
+"""An email as it goes out: the typed request the sender takes, and the MIME message.
+
+``build_message`` makes the message exactly as it goes on the wire: From is the login (QQ
+and NetEase refuse anything else), the subject and body in UTF-8 (RFC 2047 headers), Date
+and Message-ID set, and an HTML body with a plain-text alternative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr, formatdate, make_msgid
+from html.parser import HTMLParser
+
+from .config import SmtpInstance
+
+__all__ = ["EmailRequest", "build_message", "html_to_text", "unique_addresses"]
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    instance: SmtpInstance
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    html: bool
+
+
+def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
+    """Each mailbox once, in first-seen order: an address differing only in case is the same
+    mailbox (as providers treat it), kept as first written."""
+    found: dict[str, str] = {}
+    for address in addresses:
+        found.setdefault(address.lower(), address)
+    return tuple(found.values())
+
+
+def build_message(instance: SmtpInstance, recipient: str, subject: str, body: str,
+                  html: bool) -> EmailMessage:
+    """The message as it goes on the wire: From is the login, as QQ and NetEase demand."""
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Subject"] = subject
+    message["From"] = formataddr((instance.sender_name, instance.username))
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=instance.username.rpartition("@")[2])
+    if html:
+        message.set_content(html_to_text(body))
+        message.add_alternative(body, subtype="html")
+    else:
+        message.set_content(body)
+    return message
+
+
+class _TextExtractor(HTMLParser):
+    _BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text alternative of an HTML body."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    lines = (line.strip() for line in "".join(extractor.parts).splitlines())
+    return "\n".join(line for line in lines if line) + "\n"
