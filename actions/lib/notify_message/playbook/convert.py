@@ -237,7 +237,7 @@ class _Converter:
                                  f"playbook has no NotifyMessage node named {head!r} (only "
                                  "event and earlier nodes can be referred to)")
             return "null"
-        if source.id not in self.graph.ancestors(node.id):
+        if not self.graph.runs_before(source.id, node.id):
             self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but "
                                  f"{source.label} does not run before it")
             return "null"

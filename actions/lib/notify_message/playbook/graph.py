@@ -4,12 +4,17 @@
 something Orquesta can run (one start, an end, no loops, no loose ends, only NotifyMessage
 action nodes), orders the action nodes topologically and names their tasks.  Every problem
 is collected; ``PlaybookError`` lists them all at once.
+
+The graph algorithms are iterative, so a playbook's size is not bounded by Python's
+recursion limit: the order is Kahn's algorithm, a loop is one cycle among the nodes Kahn's
+algorithm cannot order, and reachability is one walk with an explicit stack.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from heapq import heapify, heappop, heappush
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,10 +76,13 @@ class Graph:
         self.successors: dict[str, list[str]] = {}
         self.predecessors: dict[str, list[str]] = {}
         self.start: Node | None = None
+        self.order: list[str] = []       # every node, topologically (cell order among equals)
+        self.rank: dict[str, int] = {}   # a node's place in ``order``
         self.ordered_actions: list[Node] = []
         self.task_names: dict[str, str] = {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self._by_name: dict[str, Node] | None = None
 
     @classmethod
     def from_cells(cls, cells: Sequence[Any]) -> Graph:
@@ -84,7 +92,8 @@ class Graph:
         if not graph.problems:
             graph._check_shape()
         if not graph.problems:
-            graph._order()
+            graph.ordered_actions = [graph.nodes[i] for i in graph.order
+                                     if graph.nodes[i].kind == "action"]
             graph._name_tasks()
         if graph.problems:
             raise PlaybookError(graph.problems)
@@ -190,73 +199,103 @@ class Graph:
         for node in self.nodes.values():
             if node.id not in reachable:
                 self.problems.append(f"{node.label} cannot be reached from the start node")
-        loop = self._find_loop()
-        if loop:
+        self.order, unordered = self._topological_order()
+        self.rank = {node_id: i for i, node_id in enumerate(self.order)}
+        if unordered:
+            loop = self._find_loop(unordered)
             self.problems.append("the flow loops: " + " -> ".join(
                 f"{self.nodes[i].name!r} (id {i})" for i in loop) + "; loops are not converted")
 
-    def _find_loop(self) -> list[str]:
-        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-        path: list[str] = []
-
-        def visit(node_id: str) -> list[str]:
-            state[node_id] = 1
-            path.append(node_id)
-            for nxt in self.successors[node_id]:
-                if state.get(nxt) == 1:
-                    return path[path.index(nxt):] + [nxt]
-                if nxt not in state:
-                    found = visit(nxt)
-                    if found:
-                        return found
-            path.pop()
-            state[node_id] = 2
-            return []
-
-        for node_id in self.nodes:
-            if node_id not in state:
-                found = visit(node_id)
-                if found:
-                    return found
-        return []
-
-    def _order(self) -> None:
-        """Action nodes in a topological order (cell order among equals)."""
-        position = {node_id: i for i, node_id in enumerate(self.nodes)}
-        waiting = {n: len(self.predecessors[n]) for n in self.nodes}
-        ready = [self.start.id] if self.start else []
+    def _topological_order(self) -> tuple[list[str], list[str]]:
+        """Kahn's algorithm over every node: the nodes in a topological order, the earliest
+        cell first among those ready together, and the nodes it cannot order (on a loop or
+        after one), in cell order."""
+        ids = list(self.nodes)
+        position = {node_id: i for i, node_id in enumerate(ids)}
+        waiting = {node_id: len(self.predecessors[node_id]) for node_id in ids}
+        ready = [position[node_id] for node_id in ids if not waiting[node_id]]
+        heapify(ready)
+        order: list[str] = []
         while ready:
-            ready.sort(key=position.__getitem__)
-            current = ready.pop(0)
-            if self.nodes[current].kind == "action":
-                self.ordered_actions.append(self.nodes[current])
+            current = ids[heappop(ready)]
+            order.append(current)
             for nxt in self.successors[current]:
                 waiting[nxt] -= 1
-                if waiting[nxt] == 0:
-                    ready.append(nxt)
+                if not waiting[nxt]:
+                    heappush(ready, position[nxt])
+        return order, [node_id for node_id in ids if waiting[node_id]]
+
+    def _find_loop(self, unordered: Sequence[str]) -> list[str]:
+        """One cycle among the nodes Kahn's algorithm left, as the flow runs, its first node
+        (the earliest cell of the cycle) repeated at the end.
+
+        Each node left still waits for a predecessor that was left too, so walking back
+        from one along such predecessors comes round to a node already walked; the walk
+        from that node on is a cycle, backwards.
+        """
+        left = set(unordered)
+        step: dict[str, int] = {}
+        walk: list[str] = []
+        current = unordered[0]
+        while current not in step:
+            step[current] = len(walk)
+            walk.append(current)
+            current = next(p for p in self.predecessors[current] if p in left)
+        cycle = walk[step[current]:][::-1]
+        position = {node_id: i for i, node_id in enumerate(self.nodes)}
+        first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+        cycle = cycle[first:] + cycle[:first]
+        return cycle + cycle[:1]
 
     def _name_tasks(self) -> None:
         used: set[str] = {EVENT_INPUT}
+        next_suffix: dict[str, int] = {}  # base -> the first suffix not tried yet
         for node in self.ordered_actions:
             base = re.sub(r"[^A-Za-z0-9_]+", "_", node.name).strip("_")
             if not base or base[0].isdigit():
                 base = "task_" + base if base else "task"
             if base in _ORQUESTA_RESERVED:
                 base += "_task"
-            name, n = base, 2
-            while name in used:
-                name, n = f"{base}_{n}", n + 1
+            name, n = base, next_suffix.get(base, 2)
+            if name in used:
+                name = f"{base}_{n}"
+                while name in used:
+                    n += 1
+                    name = f"{base}_{n}"
+                next_suffix[base] = n + 1
             used.add(name)
             self.task_names[node.id] = name
             if name != node.name:
                 self.warnings.append(f"{node.label} is the task {name} (Orquesta task names "
                                      "are identifiers)")
 
-    def ancestors(self, node_id: str) -> set[str]:
-        return _closure(self.predecessors, node_id)
+    def runs_before(self, earlier: str, later: str) -> bool:
+        """Whether a flow leads from ``earlier`` to ``later`` (``earlier`` is an ancestor).
+
+        One walk back from ``later`` that only enters nodes the topological order puts after
+        ``earlier``: a path from ``earlier`` cannot pass through any other node.
+        """
+        floor = self.rank[earlier]
+        if self.rank[later] <= floor:
+            return False
+        seen = {later}
+        stack = [later]
+        while stack:
+            for previous in self.predecessors[stack.pop()]:
+                if previous == earlier:
+                    return True
+                if previous not in seen and self.rank[previous] > floor:
+                    seen.add(previous)
+                    stack.append(previous)
+        return False
 
     def node_named(self, name: str) -> Node | None:
-        return next((n for n in self.ordered_actions if n.name == name), None)
+        """The first action node in the order called ``name``."""
+        if self._by_name is None:
+            self._by_name = {}
+            for node in self.ordered_actions:
+                self._by_name.setdefault(node.name, node)
+        return self._by_name.get(name)
 
 
 def _end_of(cell: Mapping[str, Any], side: str) -> str:
