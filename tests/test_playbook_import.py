@@ -7,7 +7,10 @@ import os
 import pytest
 import yaml
 from conftest import PACK_DIR
-from notify_message.playbook import PlaybookError, convert_playbook, load_playbook
+from notify_message.parameters import COMPONENT_ACTIONS
+from notify_message.params import TRUE_WORDS
+from notify_message.playbook import (ACTION_PARAMETERS, PlaybookError, convert_playbook,
+                                     load_playbook)
 
 PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
 SAMPLE_NAME = "notify_message_test_playbook"
@@ -248,6 +251,34 @@ def test_an_email_that_names_an_instance_keeps_it_and_says_the_asset_uuid_was_ig
     converted = convert_playbook(playbook(*cells), "selector")
     assert tasks_of(converted)["N1"]["input"]["email"] == "soc-163"
     assert any("assetUuid" in w and "ignored" in w for w in converted.warnings)
+
+
+@pytest.mark.parametrize("email", sorted(TRUE_WORDS) + ["Yes", " on ", True, 1])
+def test_asset_uuid_selects_the_instance_for_every_word_the_actions_read_as_on(email):
+    cells = chain("N1")
+    cells[2]["data"]["assetUuid"] = ASSET_UUID
+    cells[2]["data"]["valueData"]["email"] = email
+    converted = convert_playbook(playbook(*cells), "on")
+    assert tasks_of(converted)["N1"]["input"]["email"] == ASSET_UUID
+    assert converted.warnings == ()
+
+
+@pytest.mark.parametrize("email", ["0", "off", "no", False, 0, 2])
+def test_an_email_flag_that_is_off_keeps_its_value_and_the_asset_uuid_is_ignored(email):
+    cells = chain("N1")
+    cells[2]["data"]["assetUuid"] = ASSET_UUID
+    cells[2]["data"]["valueData"]["email"] = email
+    converted = convert_playbook(playbook(*cells), "off")
+    assert tasks_of(converted)["N1"]["input"]["email"] == email
+    assert any("assetUuid" in w and "ignored" in w for w in converted.warnings)
+
+
+def test_the_nodes_actions_and_their_parameters_are_the_librarys_list():
+    assert ACTION_PARAMETERS is COMPONENT_ACTIONS
+    cells = unknown_action()
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "bad")
+    assert "expected one of " + ", ".join(COMPONENT_ACTIONS) in str(refused.value)
 
 
 def test_blank_email_with_receivers_and_an_asset_uuid_selects_the_instance():

@@ -21,8 +21,14 @@ end node, a flow whose end is missing, a reference to a node that has not run ye
 is dropped silently: what is converted with a caveat is listed in ``warnings``.
 """
 
+from ..parameters import COMPONENT_ACTIONS
 from .convert import ConvertedPlaybook, convert_playbook
-from .graph import ACTION_PARAMETERS, PlaybookError, load_playbook
+from .graph import PlaybookError, load_playbook
 
 __all__ = ["PlaybookError", "ConvertedPlaybook", "load_playbook", "convert_playbook",
            "ACTION_PARAMETERS"]
+
+# the actions a playbook node may run -> their parameters; the name this module always
+# exported (parameters.ACTION_PARAMETERS is every action of the pack, this only the
+# component's)
+ACTION_PARAMETERS = COMPONENT_ACTIONS

@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-from .graph import ACTION_PARAMETERS, EVENT_INPUT, Graph, Node, PlaybookError, load_playbook
+from ..parameters import COMPONENT_ACTIONS
+from ..params import is_on
+from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook
 
 __all__ = ["ConvertedPlaybook", "convert_playbook"]
 
@@ -26,7 +28,6 @@ _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ACTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _EXPRESSION_OPENERS = ("<%", "{{", "{%")  # YAQL, Jinja; "}}" alone is only nested JSON
-_FLAG_ON = ("1", "true", "yes", "on")
 # notifyByCustom parameters that are a flag (1 / true) or a selector (an instance, a sender)
 _FLAG_OR_SELECTOR = ("email", "sms", "dingding")
 
@@ -167,7 +168,7 @@ class _Converter:
     def _task_input(self, node: Node) -> dict[str, Any]:
         action = node.data["actionName"]
         values = dict(node.data.get("valueData") or {})
-        known = ACTION_PARAMETERS[action]
+        known = COMPONENT_ACTIONS[action]
         for name in values:
             if name not in known:
                 self.problems.append(f"{node.label}: valueData has {name!r}, which is not a "
@@ -185,7 +186,7 @@ class _Converter:
                                  "not send through an SMTP instance)")
             return
         email = values.get("email")
-        flag_on = email is True or str(email).strip().lower() in _FLAG_ON
+        flag_on = is_on(email)  # the words the actions read as "on" (params.TRUE_WORDS)
         blank = email is None or (isinstance(email, str) and not email.strip())
         if flag_on or (blank and values.get("receivers")):
             values["email"] = asset

@@ -19,18 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..custom_request import CUSTOM_PARAMETERS
 from ..errors import NotifyMessageError
-from ..message_center.request import MESSAGE_CENTER_PARAMETERS
+from ..parameters import COMPONENT_ACTIONS
 
-__all__ = ["PlaybookError", "Node", "Graph", "load_playbook", "ACTION_PARAMETERS", "COMPONENT",
-           "EVENT_INPUT"]
+__all__ = ["PlaybookError", "Node", "Graph", "load_playbook", "COMPONENT", "EVENT_INPUT"]
 
-COMPONENT = "NotifyMessage"
-ACTION_PARAMETERS: Mapping[str, Sequence[str]] = {
-    "notifyByMessageCenter": MESSAGE_CENTER_PARAMETERS,
-    "notifyByCustom": CUSTOM_PARAMETERS,
-}
+COMPONENT = "NotifyMessage"  # its actions, and their parameters: parameters.COMPONENT_ACTIONS
 EVENT_INPUT = "event"
 _ORQUESTA_RESERVED = ("continue", "fail", "noop", "retry")
 _CONDITION_KEYS = ("condition", "conditions", "conditionExpression", "expression")
@@ -135,9 +129,9 @@ class Graph:
             self.problems.append(f"{node.label} runs the component {component!r}; only "
                                  f"{COMPONENT} nodes can be converted (this pack has no "
                                  "counterpart for it)")
-        elif action not in ACTION_PARAMETERS:
+        elif action not in COMPONENT_ACTIONS:
             self.problems.append(f"{node.label} runs {COMPONENT}.{action}; expected one of "
-                                 + ", ".join(ACTION_PARAMETERS))
+                                 + ", ".join(COMPONENT_ACTIONS))
         elif not isinstance(node.data.get("valueData") or {}, Mapping):
             self.problems.append(f"{node.label}: valueData is not an object")
 
