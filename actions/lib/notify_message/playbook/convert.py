@@ -81,8 +81,9 @@ class ConvertedPlaybook:
 
 
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False,
-                          width=100)
+    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
+                               default_flow_style=False, width=100)  # str without a stream
+    return text
 
 
 def convert_playbook(playbook: Any, name: str, *, description: str = "",
