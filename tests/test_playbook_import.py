@@ -7,7 +7,10 @@ import os
 import pytest
 import yaml
 from conftest import PACK_DIR
-from notify_message.playbook import PlaybookError, convert_playbook, load_playbook
+from notify_message.parameters import COMPONENT_ACTIONS
+from notify_message.params import TRUE_WORDS
+from notify_message.playbook import (ACTION_PARAMETERS, PlaybookError, convert_playbook,
+                                     load_playbook)
 
 PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
 SAMPLE_NAME = "notify_message_test_playbook"
@@ -250,6 +253,34 @@ def test_an_email_that_names_an_instance_keeps_it_and_says_the_asset_uuid_was_ig
     assert any("assetUuid" in w and "ignored" in w for w in converted.warnings)
 
 
+@pytest.mark.parametrize("email", sorted(TRUE_WORDS) + ["Yes", " on ", True, 1])
+def test_asset_uuid_selects_the_instance_for_every_word_the_actions_read_as_on(email):
+    cells = chain("N1")
+    cells[2]["data"]["assetUuid"] = ASSET_UUID
+    cells[2]["data"]["valueData"]["email"] = email
+    converted = convert_playbook(playbook(*cells), "on")
+    assert tasks_of(converted)["N1"]["input"]["email"] == ASSET_UUID
+    assert converted.warnings == ()
+
+
+@pytest.mark.parametrize("email", ["0", "off", "no", False, 0, 2])
+def test_an_email_flag_that_is_off_keeps_its_value_and_the_asset_uuid_is_ignored(email):
+    cells = chain("N1")
+    cells[2]["data"]["assetUuid"] = ASSET_UUID
+    cells[2]["data"]["valueData"]["email"] = email
+    converted = convert_playbook(playbook(*cells), "off")
+    assert tasks_of(converted)["N1"]["input"]["email"] == email
+    assert any("assetUuid" in w and "ignored" in w for w in converted.warnings)
+
+
+def test_the_nodes_actions_and_their_parameters_are_the_librarys_list():
+    assert ACTION_PARAMETERS is COMPONENT_ACTIONS
+    cells = unknown_action()
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "bad")
+    assert "expected one of " + ", ".join(COMPONENT_ACTIONS) in str(refused.value)
+
+
 def test_blank_email_with_receivers_and_an_asset_uuid_selects_the_instance():
     cells = chain("N1")
     cells[2]["data"]["assetUuid"] = ASSET_UUID
@@ -406,6 +437,72 @@ def test_the_sample_playbook_file_is_not_modified_by_conversion():
     before = copy.deepcopy(data)
     convert_playbook(data, SAMPLE_NAME, expose_parameters=True)
     assert data == before
+
+
+# --- large playbooks ------------------------------------------------------------------------
+LONG = 10_000
+
+
+def long_chain(count):
+    """start -> N1 -> ... -> N<count> -> end"""
+    return chain(*(f"N{i}" for i in range(1, count + 1)))
+
+
+def test_a_10000_node_chain_converts_in_order():
+    cells = long_chain(LONG)
+    cells[LONG + 1]["data"]["valueData"]["emailcontext"] = "${N1.message}"  # N<LONG>
+    converted = convert_playbook(playbook(*cells), "long")
+    tasks = tasks_of(converted)
+    assert list(tasks) == [f"N{i}" for i in range(1, LONG + 1)]
+    assert tasks["N1"]["next"][0]["do"] == ["N2"]
+    assert tasks[f"N{LONG - 1}"]["next"][0]["do"] == [f"N{LONG}"]
+    assert "do" not in tasks[f"N{LONG}"]["next"][0]
+    assert tasks[f"N{LONG}"]["input"]["emailcontext"] == "<% task(N1).result.result.message %>"
+    assert converted.warnings == ()
+
+
+def test_a_10000_node_loop_is_refused_naming_each_node_of_it():
+    cells = long_chain(LONG + 1) + [flow(f"id-N{LONG + 1}", "id-N2", "back")]  # N2..N10001
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "loop")
+    loop = [f"'N{i}' (id id-N{i})" for i in [*range(2, LONG + 2), 2]]
+    assert refused.value.problems == [
+        "the flow loops: " + " -> ".join(loop) + "; loops are not converted"]
+
+
+def test_the_loop_named_is_the_cycle_itself_not_what_follows_it():
+    cells = chain("N1", "N2", "N3", "N4") + [flow("id-N3", "id-N2", "back")]
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "loop")
+    assert refused.value.problems == [
+        "the flow loops: 'N2' (id id-N2) -> 'N3' (id id-N3) -> 'N2' (id id-N2); loops are "
+        "not converted"]
+
+
+def test_a_node_that_flows_into_itself_is_a_loop():
+    cells = chain("N1", "N2") + [flow("id-N2", "id-N2", "self")]
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "loop")
+    assert "the flow loops: 'N2' (id id-N2) -> 'N2' (id id-N2);" in str(refused.value)
+
+
+def test_a_loop_the_start_does_not_reach_is_named_as_well():
+    cells = chain("N1") + [notify("X"), notify("Y"), flow("id-X", "id-Y"), flow("id-Y", "id-X")]
+    with pytest.raises(PlaybookError) as refused:
+        convert_playbook(playbook(*cells), "loop")
+    assert refused.value.problems == [
+        "node 'X' (id id-X) cannot be reached from the start node",
+        "node 'Y' (id id-Y) cannot be reached from the start node",
+        "the flow loops: 'X' (id id-X) -> 'Y' (id id-Y) -> 'X' (id id-X); loops are not "
+        "converted"]
+
+
+def test_many_nodes_with_one_name_get_numbered_task_names():
+    cells = [start(), end()] + [dict(notify("N"), id=f"id-{i}") for i in range(300)]
+    ids = ["start"] + [f"id-{i}" for i in range(300)] + ["end"]
+    cells += [flow(a, b) for a, b in zip(ids, ids[1:])]
+    tasks = tasks_of(convert_playbook(playbook(*cells), "same"))
+    assert list(tasks) == ["N"] + [f"N_{n}" for n in range(2, 301)]
 
 
 # --- writing -------------------------------------------------------------------------------

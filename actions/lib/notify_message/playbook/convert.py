@@ -1,0 +1,295 @@
+"""A checked playbook graph -> an Orquesta workflow and its st2 action metadata.
+
+``convert_playbook`` reads the playbook (``graph``), then ``_Converter`` turns each action
+node into a task: its input from the node's ``valueData`` (``${...}`` references become
+Orquesta expressions, a notifyByCustom ``assetUuid`` selects an SMTP instance), its
+transitions from the flows, and with ``expose_parameters`` the literal inputs become
+workflow parameters with a schema.  ``ConvertedPlaybook`` holds the result and writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..parameters import COMPONENT_ACTIONS
+from ..params import is_on
+from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook
+
+__all__ = ["ConvertedPlaybook", "convert_playbook"]
+
+PACK = "notify_message"
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ACTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_EXPRESSION_OPENERS = ("<%", "{{", "{%")  # YAQL, Jinja; "}}" alone is only nested JSON
+# notifyByCustom parameters that are a flag (1 / true) or a selector (an instance, a sender)
+_FLAG_OR_SELECTOR = ("email", "sms", "dingding")
+
+
+@dataclass(frozen=True)
+class ConvertedPlaybook:
+    """The workflow and its action metadata, as data and as YAML text."""
+
+    name: str
+    workflow: dict[str, Any]
+    metadata: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    source: str = "a SOAR playbook"
+
+    @property
+    def workflow_path(self) -> str:
+        return f"actions/workflows/{self.name}.yaml"
+
+    @property
+    def metadata_path(self) -> str:
+        return f"actions/{self.name}.yaml"
+
+    @property
+    def workflow_yaml(self) -> str:
+        return self._header() + _dump(self.workflow)
+
+    @property
+    def metadata_yaml(self) -> str:
+        return self._header() + "---\n" + _dump(self.metadata)
+
+    def _header(self) -> str:
+        return (f"# Converted from {self.source} by notify_message's playbook importer.\n"
+                "# Edit freely; importing again overwrites it only when asked to.\n")
+
+    def write(self, pack_dir: str, *, overwrite: bool = False,
+              require_pack: bool = True) -> list[str]:
+        """Write both files into a pack directory; returns their paths."""
+        if require_pack and not os.path.isfile(os.path.join(pack_dir, "pack.yaml")):
+            raise FileNotFoundError(f"{pack_dir} is not a pack directory (it has no pack.yaml)")
+        files = [(os.path.join(pack_dir, self.metadata_path), self.metadata_yaml),
+                 (os.path.join(pack_dir, self.workflow_path), self.workflow_yaml)]
+        existing = [path for path, _ in files if os.path.exists(path)]
+        if existing and not overwrite:
+            raise FileExistsError(f"{', '.join(existing)} already exists; pass overwrite to "
+                                  "replace it")
+        for path, text in files:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return [path for path, _ in files]
+
+
+def _dump(data: Any) -> str:
+    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
+                               default_flow_style=False, width=100)  # str without a stream
+    return text
+
+
+def convert_playbook(playbook: Any, name: str, *, description: str = "",
+                     expose_parameters: bool = False,
+                     smtp_instance_uuids: Iterable[str] | None = None,
+                     source: str = "a SOAR playbook") -> ConvertedPlaybook:
+    """Convert a playbook (JSON text or data) into a workflow called ``name``.
+
+    ``smtp_instance_uuids``: the ``uuid`` of every SMTP instance in the pack config, so that
+    an ``assetUuid`` no instance carries is reported; None skips that check.
+    """
+    if not _ACTION_NAME.match(name or ""):
+        raise PlaybookError([f"name {name!r}: expected letters, digits, '_' or '-', starting "
+                             "with a letter (it becomes the action name and the file name)"])
+    graph = Graph.from_cells(load_playbook(playbook)["cells"])
+    converter = _Converter(graph, set(smtp_instance_uuids) if smtp_instance_uuids is not None
+                           else None)
+    workflow, parameters = converter.convert(description or f"Converted from {source}.",
+                                             expose_parameters)
+    metadata = {
+        "name": name,
+        "runner_type": "orquesta",
+        "entry_point": f"workflows/{name}.yaml",
+        "enabled": True,
+        "description": description or f"Converted from {source}: "
+                                      + " -> ".join(graph.task_names[n.id]
+                                                    for n in graph.ordered_actions) + ".",
+        "parameters": parameters,
+    }
+    return ConvertedPlaybook(name, workflow, metadata, tuple(converter.warnings), source)
+
+
+@dataclass
+class _Converter:
+    graph: Graph
+    smtp_instance_uuids: set[str] | None
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    uses_event: bool = False
+
+    def convert(self, description: str,
+                expose: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        self.warnings.extend(self.graph.warnings)
+        inputs = {n.id: self._task_input(n) for n in self.graph.ordered_actions}
+        if self.problems:
+            raise PlaybookError(self.problems)
+        parameters: dict[str, Any] = {}
+        if self.uses_event:
+            parameters[EVENT_INPUT] = {
+                "type": "object",
+                "required": True,
+                "description": "The event the playbook runs on (its ${event...} references), "
+                               "e.g. the alert or incident that fired the rule.",
+            }
+        if expose:
+            self._expose(inputs, parameters)
+        names = self.graph.task_names
+        tasks = {}
+        for node in self.graph.ordered_actions:
+            task: dict[str, Any] = {}
+            if len(self.graph.predecessors[node.id]) > 1:
+                task["join"] = "all"
+            task["action"] = f"{PACK}.{node.data['actionName']}"
+            if inputs[node.id]:
+                task["input"] = inputs[node.id]
+            transition: dict[str, Any] = {"when": "<% succeeded() %>",
+                                          "publish": [{names[node.id]: "<% result().result %>"}]}
+            following = [names[s] for s in self.graph.successors[node.id]
+                         if self.graph.nodes[s].kind == "action"]
+            if following:
+                transition["do"] = following
+            task["next"] = [transition]
+            tasks[names[node.id]] = task
+        workflow: dict[str, Any] = {"version": 1.0, "description": description}
+        if parameters:
+            workflow["input"] = list(parameters)
+        workflow["vars"] = [{names[n.id]: None} for n in self.graph.ordered_actions]
+        workflow["tasks"] = tasks
+        workflow["output"] = [{names[n.id]: f"<% ctx({names[n.id]}) %>"}
+                              for n in self.graph.ordered_actions]
+        return workflow, parameters
+
+    def _task_input(self, node: Node) -> dict[str, Any]:
+        action = node.data["actionName"]
+        values = dict(node.data.get("valueData") or {})
+        known = COMPONENT_ACTIONS[action]
+        for name in values:
+            if name not in known:
+                self.problems.append(f"{node.label}: valueData has {name!r}, which is not a "
+                                     f"parameter of {action} (expected one of "
+                                     f"{', '.join(known)})")
+        asset = str(node.data.get("assetUuid") or "").strip()
+        if asset:
+            self._select_instance(node, action, values, asset)
+        return {name: self._value(node, name, value) for name, value in values.items()}
+
+    def _select_instance(self, node: Node, action: str, values: dict[str, Any],
+                         asset: str) -> None:
+        if action != "notifyByCustom":
+            self.warnings.append(f"{node.label}: assetUuid {asset} is ignored ({action} does "
+                                 "not send through an SMTP instance)")
+            return
+        email = values.get("email")
+        flag_on = is_on(email)  # the words the actions read as "on" (params.TRUE_WORDS)
+        blank = email is None or (isinstance(email, str) and not email.strip())
+        if flag_on or (blank and values.get("receivers")):
+            values["email"] = asset
+        else:
+            self.warnings.append(f"{node.label}: assetUuid {asset} is ignored because email "
+                                 f"is {email!r}")
+            return
+        if self.smtp_instance_uuids is not None and asset not in self.smtp_instance_uuids:
+            self.warnings.append(f"{node.label}: no smtp_instances entry of the pack config "
+                                 f"has uuid {asset}; add uuid: {asset} to the instance that "
+                                 "should send this mail")
+
+    def _value(self, node: Node, name: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: self._value(node, f"{name}.{k}", v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._value(node, f"{name}[{i}]", v) for i, v in enumerate(value)]
+        if not isinstance(value, str):
+            return value
+        marker = next((m for m in _EXPRESSION_OPENERS if m in _REFERENCE.sub("", value)), None)
+        if marker:
+            self.problems.append(f"{node.label}: {name} contains {marker!r}, which Orquesta "
+                                 "would evaluate as an expression; rewrite that text")
+            return value
+        whole = _REFERENCE.fullmatch(value.strip())
+        if whole:
+            return f"<% {self._expression(node, name, whole.group(1))} %>"
+        return _REFERENCE.sub(lambda m: f"<% {self._expression(node, name, m.group(1))} %>",
+                              value)
+
+    def _expression(self, node: Node, name: str, reference: str) -> str:
+        head, *path = [part.strip() for part in reference.split(".")]
+        suffix = ""
+        for part in path:
+            if _IDENTIFIER.match(part):
+                suffix += "." + part
+            elif part.isdigit():
+                suffix += f"[{part}]"
+            else:
+                self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}; "
+                                     f"{part!r} is not a field name this importer can convert")
+                return "null"
+        if head == EVENT_INPUT:
+            self.uses_event = True
+            return f"ctx({EVENT_INPUT}){suffix}"
+        source = self.graph.node_named(head)
+        if source is None:
+            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but the "
+                                 f"playbook has no NotifyMessage node named {head!r} (only "
+                                 "event and earlier nodes can be referred to)")
+            return "null"
+        if not self.graph.runs_before(source.id, node.id):
+            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but "
+                                 f"{source.label} does not run before it")
+            return "null"
+        return f"task({self.graph.task_names[source.id]}).result.result{suffix}"
+
+    def _expose(self, inputs: dict[str, dict[str, Any]], parameters: dict[str, Any]) -> None:
+        """Literal inputs become workflow parameters (defaults = the playbook's values)."""
+        counts: dict[str, int] = {}
+        for values in inputs.values():
+            for name in values:
+                counts[name] = counts.get(name, 0) + 1
+        taken = set(self.graph.task_names.values()) | {EVENT_INPUT}  # task results are vars
+        for node in self.graph.ordered_actions:
+            task = self.graph.task_names[node.id]
+            for name, value in list(inputs[node.id].items()):
+                if _has_expression(value):
+                    continue
+                exposed = name if counts[name] == 1 and name not in taken else f"{task}_{name}"
+                parameters[exposed] = _parameter_schema(value, node, name)
+                inputs[node.id][name] = f"<% ctx({exposed}) %>"
+
+
+def _has_expression(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_expression(v) for v in value)
+    return isinstance(value, str) and "<%" in value
+
+
+def _parameter_schema(value: Any, node: Node, name: str) -> dict[str, Any]:
+    action = node.data["actionName"]
+    schema: dict[str, Any]
+    if name in _FLAG_OR_SELECTOR or isinstance(value, (bool, int, float)):
+        schema = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]}
+    elif isinstance(value, list):
+        schema = {"anyOf": [{"type": "string"},
+                            {"type": "array", "items": {"type": _json_type(value)}}]}
+    elif isinstance(value, Mapping):
+        schema = {"anyOf": [{"type": "string"}, {"type": "object"}]}
+    else:
+        schema = {"type": "string"}
+    schema["description"] = f"{name} of {node.name} ({action})."
+    if value is not None:
+        schema["default"] = value
+    return schema
+
+
+def _json_type(items: Sequence[Any]) -> str:
+    kinds = {type(v) for v in items}
+    if kinds and kinds <= {dict}:
+        return "object"
+    return "string"
