@@ -1,21 +1,38 @@
 """The pack's StackStorm side: the one base action, and the st2 homes of what the library
-only describes (the datastore inbox for internal messages, trigger dispatch)."""
+only describes (the datastore inbox for internal messages, trigger dispatch).
+
+Every action is ``run(self, **params)`` over ``respond``: the library function takes the
+parameters st2 passes and the pack config, and returns a result whose ``status`` decides
+whether the execution succeeded.  Nothing here imports httpx or a channel until it is used.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from st2common.runners.base_action import Action
 
-from notify_message import NotifyResult, PackConfig
 from notify_message.message_center.inbox import InternalMessage, inbox_key_prefix
+
+if TYPE_CHECKING:
+    from notify_message.config.pack import PackConfig
 
 INTERNAL_MESSAGE_TRIGGER = "notify_message.internal_message"
 
 
-class NotifyMessageAction(Action):
+class ActionResult(Protocol):
+    @property
+    def status(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class NotifyMessageAction(Action):  # type: ignore[misc]  # st2's Action is untyped
     """Actions return ``(status, result)``: a failed delivery fails the st2 execution, so a
     rule or workflow can branch on it, and the result still says what was delivered."""
 
@@ -23,26 +40,31 @@ class NotifyMessageAction(Action):
     def pack_config(self) -> dict[str, Any]:
         return dict(self.config or {})
 
-    def inbox(self, ttl_days: int) -> DatastoreInbox:
-        return DatastoreInbox(self.action_service, ttl_days * 86400, TriggerDispatcher())
-
-    def respond(self, result: NotifyResult) -> tuple[bool, dict[str, Any]]:
-        summary = result.message.splitlines()[0]
+    def respond(self, result: ActionResult) -> tuple[bool, dict[str, Any]]:
+        summary = result.message.splitlines()[0] if result.message else ""
         if result.status:
             self.logger.info(summary)
         else:
             self.logger.warning(summary)
         return result.status, result.to_dict()
 
-    def parsed_config(self) -> PackConfig:
-        return PackConfig.from_mapping(self.pack_config)
+    def call(self, function: Callable[..., ActionResult], params: Mapping[str, Any],
+             **options: Any) -> tuple[bool, dict[str, Any]]:
+        """``function(params, pack config, **options)``, answered through ``respond``."""
+        return self.respond(function(params, self.pack_config, **options))
+
+    def inbox(self, ttl_days: int) -> DatastoreInbox:
+        return DatastoreInbox(self.action_service, ttl_days * 86400, TriggerDispatcher())
+
+    def inbox_for(self, config: PackConfig) -> DatastoreInbox:
+        return self.inbox(config.message_center.pmsg_ttl_days)
 
 
 class TriggerDispatcher:
     """Dispatches a trigger through st2's API (``POST /webhooks/st2``) with the temporary
     token st2 gives every python action (``ST2_ACTION_API_URL``, ``ST2_ACTION_AUTH_TOKEN``)."""
 
-    def __init__(self, environ: Any = None, timeout: float = 5.0) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
         environ = os.environ if environ is None else environ
         self.api_url = (environ.get("ST2_ACTION_API_URL") or "").rstrip("/")
         self.token = environ.get("ST2_ACTION_AUTH_TOKEN") or ""
@@ -51,6 +73,8 @@ class TriggerDispatcher:
     def dispatch(self, trigger: str, payload: dict[str, Any]) -> str:
         if not self.api_url or not self.token:
             return f"trigger {trigger} not dispatched: st2 gave this action no API URL or token"
+        import httpx  # only an internal message that is announced needs it
+
         try:
             response = httpx.post(f"{self.api_url}/webhooks/st2",
                                   json={"trigger": trigger, "payload": payload},

@@ -64,7 +64,9 @@ async def deliver_custom(request: CustomRequest, config: PackConfig, ctx: Delive
 
 def notify_by_message_center(params: Mapping[str, Any],
                              config: Mapping[str, Any] | PackConfig | None,
-                             *, inbox: Inbox | None = None) -> NotifyResult:
+                             *, inbox: Inbox | None = None,
+                             inbox_for: Callable[[PackConfig], Inbox] | None = None
+                             ) -> NotifyResult:
     """Run notifyByMessageCenter: render the event's template and deliver it on the channels
     that are both requested and configured for the recipient (provider ``local``), or hand it
     to Alibaba Cloud SOAR's Message Center (provider ``aliyun_soar``)."""
@@ -90,7 +92,10 @@ def notify_by_message_center(params: Mapping[str, Any],
         return NotifyResult(error=f"no channel to deliver on for {request.event_id}: requested "
                             f"{asked}; configured for aliuid {request.aliuid}: {configured}",
                             extra=extra)
-    chosen_inbox = inbox if inbox is not None else MemoryInbox()
+    # internal messages go to the given inbox, or the one the caller makes for this config
+    # (st2's datastore), or are kept in memory (the command line)
+    chosen_inbox = (inbox if inbox is not None else inbox_for(pack_config) if inbox_for
+                    else MemoryInbox())
     result = NotifyResult(deliveries=tuple(_run(pack_config, lambda ctx: deliver_local(
         request, recipient, plan, pack_config, ctx, chosen_inbox))), extra=extra)
     log.info("notifyByMessageCenter: %s", result.message.splitlines()[0])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Channel", "Outcome", "Delivery", "NotifyResult", "Redactor", "http_status"]
+__all__ = ["Channel", "Outcome", "Delivery", "NotifyResult", "Reply", "Redactor", "http_status"]
 
 
 class Channel(str, Enum):
@@ -175,3 +175,16 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, self.MASK)
         return text
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The result of an action that notifies nobody (importPlaybook, listInternalMessages):
+    ``status``, a one-paragraph ``message``, and the action's own fields."""
+
+    status: bool
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "status": self.status, **self.data}

@@ -48,7 +48,7 @@ class AliyunAccount:
 
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> AliyunAccount:
-        allowed = tuple(h.lower() for h in _string_list(reader, "allowed_endpoint_hosts"))
+        allowed = reader.hosts("allowed_endpoint_hosts")
         endpoints_value = reader.mapping.get("endpoints") or {}
         if not isinstance(endpoints_value, Mapping):
             raise ConfigError(reader.key("endpoints"), "expected an object of product: URL")
@@ -64,35 +64,13 @@ class AliyunAccount:
             region_id=reader.string("region_id", default=DEFAULT_REGION),
             endpoints=endpoints,
             allowed_endpoint_hosts=allowed,
-            timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
-            retries=_count(reader, "retries", DEFAULT_RETRIES),
-            retry_backoff=_seconds(reader, "retry_backoff", DEFAULT_RETRY_BACKOFF),
+            timeout=reader.seconds("timeout", default=DEFAULT_TIMEOUT),
+            retries=reader.integer("retries", default=DEFAULT_RETRIES, minimum=0, maximum=10),
+            retry_backoff=reader.seconds("retry_backoff", default=DEFAULT_RETRY_BACKOFF,
+                                         maximum=60.0, zero=True),
             ca_bundle=reader.string("ca_bundle"),
             verify=reader.boolean("verify", default=True),
         )
-
-
-def _string_list(reader: ConfigReader, name: str) -> list[str]:
-    value = reader.mapping.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(reader.key(name), "expected a list of host names")
-    return [v.strip() for v in value]
-
-
-def _count(reader: ConfigReader, name: str, default: int) -> int:
-    value = reader.mapping.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
-        raise ConfigError(reader.key(name), f"expected a whole number from 0 to 10, got {value!r}")
-    return value
-
-
-def _seconds(reader: ConfigReader, name: str, default: float) -> float:
-    value = reader.mapping.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 60:
-        raise ConfigError(reader.key(name), f"expected seconds from 0 to 60, got {value!r}")
-    return float(value)
 
 
 def _endpoint_url(key: str, value: Any, allowed: tuple[str, ...]) -> str:

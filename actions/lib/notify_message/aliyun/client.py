@@ -18,17 +18,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from ..result import Channel, Delivery, http_status
+from ..runtime import DeliveryContext
 from .account import AliyunAccount
 from .signing import AliyunProduct, percent_encode, sign_params
-
-if TYPE_CHECKING:
-    from ..runtime import DeliveryContext
 
 __all__ = ["AliyunClient", "RpcAnswer", "RpcOutcome", "ANSWERED", "NOT_SENT", "UNKNOWN",
            "explain_common_error", "answer_delivery"]

@@ -23,6 +23,7 @@ from .reader import ConfigReader
 __all__ = ["PackConfig"]
 
 DEFAULT_MAX_CONCURRENCY = 10
+MAX_CONCURRENCY = 1000
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class PackConfig:
                               "aliyun_soar: give the AccessKey pair that may call SOAR")
         return cls(
             smtp_instances=instances,
-            max_concurrency=int(reader.number("max_concurrency",
-                                              default=DEFAULT_MAX_CONCURRENCY)),
+            max_concurrency=reader.integer("max_concurrency", default=DEFAULT_MAX_CONCURRENCY,
+                                           minimum=1, maximum=MAX_CONCURRENCY),
             aliyun=aliyun,
             sms_profiles=sms_profiles,
             message_center=message_center,

@@ -1,13 +1,25 @@
-"""Reading typed values out of the pack config, naming keys by their dotted path."""
+"""Reading typed values out of the pack config, naming keys by their dotted path.
+
+Every section of the config reads its keys through ``ConfigReader``: strings, choices,
+booleans, whole numbers and seconds within a range, ports, lists of strings and of host
+names, string maps, sub-objects and lists of objects.  Each refusal is a ``ConfigError``
+naming the key (``smtp_instances[0].timeout``) and what was expected.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
 
 __all__ = ["ConfigReader"]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 class ConfigReader:
@@ -18,21 +30,37 @@ class ConfigReader:
             mapping = {}
         if not isinstance(mapping, Mapping):
             raise ConfigError(path, f"expected an object, got {type(mapping).__name__}")
-        self.mapping = mapping
+        self.mapping: Mapping[str, Any] = mapping
         self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    # --- structure ------------------------------------------------------------------------
+
+    def child(self, name: str) -> ConfigReader:
+        """The sub-object ``name`` (absent: an empty one)."""
+        return ConfigReader(self.mapping.get(name), self.key(name))
 
     def section(self, name: str, *identifying: str) -> ConfigReader | None:
         """A sub-object the user configured, or None.  StackStorm builds every object of the
         config schema, filled with schema defaults, even when the user left it out; such a
         section counts as absent unless one of its ``identifying`` keys has a value."""
-        value = self.mapping.get(name)
-        reader = ConfigReader(value, self.key(name))
-        if all(reader.string(key) == "" for key in identifying):
+        reader = self.child(name)
+        if all(_blank(reader.mapping.get(key)) for key in identifying):
             return None
         return reader
 
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+    def items(self, name: str) -> list[ConfigReader]:
+        """A list of objects, each read by its own reader (``name[0]``, ``name[1]``...)."""
+        value = self.mapping.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(self.key(name), f"expected a list, got {type(value).__name__}")
+        return [ConfigReader(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+
+    # --- scalars --------------------------------------------------------------------------
 
     def string(self, name: str, *, required: bool = False, default: str = "") -> str:
         value = self.mapping.get(name)
@@ -44,22 +72,20 @@ class ConfigReader:
             raise ConfigError(self.key(name), f"expected a string, got {type(value).__name__}")
         return str(value).strip()
 
+    def matching(self, name: str, pattern: re.Pattern[str], expected: str, *,
+                 default: str = "") -> str:
+        """A string that must match ``pattern`` (``expected`` says what it should be)."""
+        value = self.string(name, default=default)
+        if value and not pattern.match(value):
+            raise ConfigError(self.key(name), f"expected {expected}, got {value!r}")
+        return value
+
     def choice(self, name: str, choices: Sequence[str], *, default: str) -> str:
         value = self.string(name, default=default).lower()
         if value not in choices:
             raise ConfigError(self.key(name),
                               f"expected one of {', '.join(choices)}, got {value!r}")
         return value
-
-    def number(self, name: str, *, default: float, minimum: float = 0.0) -> float:
-        value = self.mapping.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(self.key(name), f"expected a number, got {value!r}")
-        if value <= minimum:
-            raise ConfigError(self.key(name), f"expected a number above {minimum:g}, got {value!r}")
-        return float(value)
 
     def boolean(self, name: str, *, default: bool) -> bool:
         value = self.mapping.get(name)
@@ -69,10 +95,70 @@ class ConfigReader:
             raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
         return value
 
-    def items(self, name: str) -> list[ConfigReader]:
+    def integer(self, name: str, *, default: int, minimum: int, maximum: int) -> int:
+        """A whole number from ``minimum`` to ``maximum`` (0.5 or true are refused)."""
         value = self.mapping.get(name)
         if value is None:
-            return []
-        if not isinstance(value, list):
-            raise ConfigError(self.key(name), f"expected a list, got {type(value).__name__}")
-        return [ConfigReader(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+            return default
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not minimum <= value <= maximum:
+            raise ConfigError(self.key(name), f"expected a whole number from {minimum} to "
+                              f"{maximum}, got {value!r}")
+        return value
+
+    def seconds(self, name: str, *, default: float, maximum: float = 86400.0,
+                zero: bool = False) -> float:
+        """A finite duration in seconds, above 0 (or 0 too, where ``zero`` means "off")."""
+        value = self.mapping.get(name)
+        if value is None:
+            return default
+        low = "from 0" if zero else "above 0"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0 or (value == 0 and not zero) \
+                or value > maximum:
+            raise ConfigError(self.key(name), f"expected seconds {low} up to {maximum:g}, "
+                              f"got {value!r}")
+        return float(value)
+
+    def port(self, name: str) -> int:
+        """A required TCP port."""
+        value = self.mapping.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            raise ConfigError(self.key(name), f"expected a port from 1 to 65535, got {value!r}")
+        return value
+
+    # --- collections ----------------------------------------------------------------------
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        """A list of strings, blanks dropped; a single string is a list of one."""
+        value = self.mapping.get(name)
+        if value is None:
+            return ()
+        items: Any = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, (str, int)) and
+                                                  not isinstance(i, bool) for i in items):
+            raise ConfigError(self.key(name), "expected a list of strings")
+        return tuple(str(i).strip() for i in items if str(i).strip())
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        """A list of host names (``host`` or ``host:port``), lower-cased."""
+        hosts = tuple(h.lower() for h in self.strings(name))
+        for host in hosts:
+            if "/" in host or "@" in host or any(c.isspace() for c in host):
+                raise ConfigError(self.key(name),
+                                  f"expected host names (host or host:port), got {host!r}")
+        return hosts
+
+    def string_map(self, name: str, key_pattern: re.Pattern[str], expected: str
+                   ) -> dict[str, str]:
+        """An object of ``key: text`` whose keys match ``key_pattern``."""
+        value = self.mapping.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and key_pattern.match(k) and isinstance(v, (str, int))
+                and not isinstance(v, bool) for k, v in value.items()):
+            raise ConfigError(self.key(name), f"expected an object of {expected}")
+        return {k: str(v) for k, v in value.items()}

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-__all__ = ["InternalMessage", "Inbox", "MemoryInbox", "inbox_key_prefix"]
+from ..errors import ParameterError
+from ..parameters import LIST_MESSAGES_PARAMETERS
+from ..params import as_text, reject_unknown
+from ..result import Reply
+
+__all__ = ["InternalMessage", "Inbox", "MemoryInbox", "inbox_key_prefix",
+           "list_internal_messages"]
 
 
 def inbox_key_prefix(aliuid: str) -> str:
@@ -74,3 +81,27 @@ class MemoryInbox:
     def list(self, aliuid: str, limit: int) -> list[InternalMessage]:
         mine = [m for m in self.messages if m.aliuid == aliuid]
         return sorted(mine, key=lambda m: m.id, reverse=True)[:limit]
+
+
+MAX_LIST_LIMIT = 1000
+
+
+def list_internal_messages(params: Mapping[str, Any], inbox: Inbox) -> Reply:
+    """listInternalMessages: an account's newest internal messages, newest first."""
+    try:
+        reject_unknown(params, LIST_MESSAGES_PARAMETERS, "listInternalMessages")
+        aliuid = as_text("aliuid", params.get("aliuid")).strip()
+        if not aliuid:
+            raise ParameterError("aliuid", "is required: the account whose messages to list")
+        limit = params.get("limit", 20)
+        if isinstance(limit, bool) or not isinstance(limit, int) \
+                or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ParameterError("limit", f"expected a whole number from 1 to {MAX_LIST_LIMIT}, "
+                                 f"got {limit!r}")
+    except ParameterError as exc:
+        return Reply(False, f"Nothing was listed: {exc}",
+                     {"aliuid": "", "count": 0, "messages": []})
+    messages = inbox.list(aliuid, limit)
+    return Reply(True, f"{len(messages)} internal message(s) of aliuid {aliuid}",
+                 {"aliuid": aliuid, "count": len(messages),
+                  "messages": [m.to_dict() for m in messages]})

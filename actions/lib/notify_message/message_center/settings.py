@@ -14,6 +14,7 @@ from .templates import LANGUAGES, TemplateBook
 __all__ = ["PROVIDERS", "SoarRelay", "MessageCenterConfig"]
 
 PROVIDERS = ("local", "aliyun_soar")
+DEFAULT_PMSG_TTL_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class MessageCenterConfig:
     default_lang: str = "zh"
     recipients: Mapping[str, Recipient] = field(default_factory=dict)
     templates: TemplateBook = field(default_factory=TemplateBook)
-    pmsg_ttl_days: int = 30
+    pmsg_ttl_days: int = DEFAULT_PMSG_TTL_DAYS
     aliyun_soar: SoarRelay | None = None
 
     @classmethod
@@ -57,6 +58,7 @@ class MessageCenterConfig:
             recipients=parse_recipients(reader),
             templates=TemplateBook.from_config(reader.mapping.get("templates"),
                                                reader.key("templates")),
-            pmsg_ttl_days=int(reader.number("pmsg_ttl_days", default=30)),
+            pmsg_ttl_days=reader.integer("pmsg_ttl_days", default=DEFAULT_PMSG_TTL_DAYS,
+                                         minimum=1, maximum=3650),
             aliyun_soar=relay,
         )

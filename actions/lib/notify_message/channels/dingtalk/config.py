@@ -11,7 +11,6 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from .protocol import (
     DEFAULT_HOST,
@@ -21,11 +20,10 @@ from .protocol import (
     SEND_PATH,
     SESSION_PATH,
 )
+from ...config.reader import ConfigReader
 from ...errors import ConfigError
 from ...runtime import RetryPolicy
 
-if TYPE_CHECKING:  # config.py imports this module; the reader is only passed in
-    from ...config.reader import ConfigReader
 
 __all__ = ["Webhook", "DingTalkRobot", "DingTalkSettings", "parse_webhook", "parse_mobile"]
 
@@ -155,7 +153,7 @@ class DingTalkRobot:
             raise ConfigError(reader.key("secret"),
                               "expected the robot's signing secret, which starts with SEC "
                               "(robot settings > security settings > 加签)")
-        mobiles = _strings(reader, "at_mobiles")
+        mobiles = reader.strings("at_mobiles")
         for mobile in mobiles:
             if parse_mobile(mobile) is None:
                 raise ConfigError(reader.key("at_mobiles"),
@@ -164,9 +162,9 @@ class DingTalkRobot:
             name=name,
             webhook=webhook,
             secret=secret,
-            keywords=_strings(reader, "keywords"),
+            keywords=reader.strings("keywords"),
             at_mobiles=tuple(parse_mobile(m) or m for m in mobiles),
-            at_user_ids=_strings(reader, "at_user_ids"),
+            at_user_ids=reader.strings("at_user_ids"),
             at_all=reader.boolean("at_all", default=False),
             default=reader.boolean("default", default=False),
         )
@@ -188,11 +186,7 @@ class DingTalkSettings:
 
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> DingTalkSettings:
-        allowed = tuple(h.lower() for h in _strings(reader, "dingtalk_allowed_hosts"))
-        for host in allowed:
-            if "/" in host or any(c.isspace() for c in host):
-                raise ConfigError("dingtalk_allowed_hosts",
-                                  f"expected host names (host or host:port), got {host!r}")
+        allowed = reader.hosts("dingtalk_allowed_hosts")
         robots = tuple(DingTalkRobot.from_reader(r, allowed)
                        for r in reader.items("dingtalk_robots"))
         _check_unique(robots)
@@ -200,9 +194,11 @@ class DingTalkSettings:
             robots=robots,
             allowed_hosts=allowed,
             ca_bundle=reader.string("dingtalk_ca_bundle"),
-            timeout=reader.number("dingtalk_timeout", default=DEFAULT_TIMEOUT),
-            retry_seconds=_retry_seconds(reader),
-            retry_backoff=reader.number("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
+            timeout=reader.seconds("dingtalk_timeout", default=DEFAULT_TIMEOUT),
+            # 0 turns retries off
+            retry_seconds=reader.seconds("dingtalk_retry_seconds", default=DEFAULT_RETRY_SECONDS,
+                                         zero=True),
+            retry_backoff=reader.seconds("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
         )
 
     @property
@@ -239,25 +235,6 @@ class DingTalkSettings:
         if marked:
             return marked
         return self.robots if len(self.robots) == 1 else ()
-
-
-def _retry_seconds(reader: ConfigReader) -> float:
-    """0 turns retries off, so unlike other durations it may be zero."""
-    if reader.mapping.get("dingtalk_retry_seconds") == 0:
-        return 0.0
-    return reader.number("dingtalk_retry_seconds", default=DEFAULT_RETRY_SECONDS)
-
-
-def _strings(reader: ConfigReader, name: str) -> tuple[str, ...]:
-    """A list of strings; a single string is a list of one."""
-    value = reader.mapping.get(name)
-    if value is None:
-        return ()
-    items: list[Any] = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, (str, int)) and
-                                              not isinstance(i, bool) for i in items):
-        raise ConfigError(reader.key(name), "expected a list of strings")
-    return tuple(str(i).strip() for i in items if str(i).strip())
 
 
 def _check_unique(robots: Sequence[DingTalkRobot]) -> None:

@@ -66,20 +66,19 @@ class DingTalkInboundConfig:
     @classmethod
     def from_mapping(cls, value: Any, path: str = "dingtalk_inbound") -> DingTalkInboundConfig:
         reader = ConfigReader(value, path)
-        port = reader.mapping.get("port")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError(reader.key("port"), f"expected a port from 1 to 65535, got {port!r}")
+        port = reader.port("port")
         url_path = reader.string("path", default=DEFAULT_PATH)
         if not url_path.startswith("/") or any(c.isspace() or c in "?#" for c in url_path):
             raise ConfigError(reader.key("path"),
                               f"expected a URL path such as {DEFAULT_PATH}, got {url_path!r}")
-        cache = reader.number("replay_cache_size", default=DEFAULT_REPLAY_CACHE, minimum=0)
+        cache = reader.integer("replay_cache_size", default=DEFAULT_REPLAY_CACHE, minimum=1,
+                               maximum=10_000_000)
         return cls(
             app_secret=reader.string("app_secret", required=True),
             port=port,
             host=reader.string("host", default=DEFAULT_HOST),
             path=url_path,
-            replay_cache_size=int(cache),
+            replay_cache_size=cache,
         )
 
 

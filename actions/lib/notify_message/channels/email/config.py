@@ -23,6 +23,7 @@ __all__ = ["TLS_MODES", "SmtpInstance"]
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_SESSIONS = 1
+MAX_SESSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ class SmtpInstance:
             sender_name=reader.string("sender_name"),
             ca_bundle=reader.string("ca_bundle"),
             verify=reader.boolean("verify", default=True),
-            timeout=reader.number("timeout", default=DEFAULT_TIMEOUT),
+            timeout=reader.seconds("timeout", default=DEFAULT_TIMEOUT),
             default=reader.boolean("default", default=False),
-            max_sessions=int(reader.number("max_sessions", default=DEFAULT_MAX_SESSIONS,
-                                           minimum=0.0)),
+            max_sessions=reader.integer("max_sessions", default=DEFAULT_MAX_SESSIONS,
+                                        minimum=1, maximum=MAX_SESSIONS),
         )
 
 

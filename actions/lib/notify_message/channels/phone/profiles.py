@@ -12,12 +12,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ...config.reader import ConfigReader
 from ...errors import ConfigError
 
-if TYPE_CHECKING:  # config.py imports this module
-    from ...config.reader import ConfigReader
 
 __all__ = ["VoiceTemplate", "SmsProfile", "parse_sms_profiles", "template_json",
            "default_profile", "PLAY_TIMES_RANGE", "VOLUME_RANGE", "SPEED_RANGE"]
@@ -27,6 +25,7 @@ PLAY_TIMES_RANGE = (1, 3)
 VOLUME_RANGE = (0, 100)
 SPEED_RANGE = (-500, 500)
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONSTANTS = "template variable: text"
 
 
 def template_json(variables: Mapping[str, str]) -> str:
@@ -66,15 +65,13 @@ class SmsProfile:
 
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> SmsProfile:
-        voice_value = reader.mapping.get("voice")
-        voice = None if voice_value is None else _voice(type(reader)(voice_value,
-                                                                     reader.key("voice")))
+        voice = None if reader.mapping.get("voice") is None else _voice(reader.child("voice"))
         return cls(
             name=reader.string("name", required=True),
             sign_name=reader.string("sign_name", required=True),
             template_code=reader.string("template_code", required=True),
             template_param=_variable(reader, "template_param"),
-            constants=_constants(reader, "template_constants"),
+            constants=reader.string_map("template_constants", _VARIABLE, _CONSTANTS),
             voice=voice,
             default=reader.boolean("default", default=False),
         )
@@ -89,39 +86,19 @@ def _voice(reader: ConfigReader) -> VoiceTemplate:
         tts_code=reader.string("tts_code", required=True),
         tts_param=_variable(reader, "tts_param"),
         show_number=show_number,
-        play_times=_whole(reader, "play_times", 2, PLAY_TIMES_RANGE),
-        volume=_whole(reader, "volume", 100, VOLUME_RANGE),
-        speed=_whole(reader, "speed", 0, SPEED_RANGE),
-        constants=_constants(reader, "tts_constants"),
+        play_times=reader.integer("play_times", default=2, minimum=PLAY_TIMES_RANGE[0],
+                                  maximum=PLAY_TIMES_RANGE[1]),
+        volume=reader.integer("volume", default=100, minimum=VOLUME_RANGE[0],
+                              maximum=VOLUME_RANGE[1]),
+        speed=reader.integer("speed", default=0, minimum=SPEED_RANGE[0],
+                             maximum=SPEED_RANGE[1]),
+        constants=reader.string_map("tts_constants", _VARIABLE, _CONSTANTS),
     )
 
 
 def _variable(reader: ConfigReader, name: str) -> str:
-    value = reader.string(name, default="content")
-    if not _VARIABLE.match(value):
-        raise ConfigError(reader.key(name), f"expected a template variable name such as "
-                          f"content (letters, digits, _), got {value!r}")
-    return value
-
-
-def _constants(reader: ConfigReader, name: str) -> dict[str, str]:
-    value = reader.mapping.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and _VARIABLE.match(k) and isinstance(v, (str, int))
-            and not isinstance(v, bool) for k, v in value.items()):
-        raise ConfigError(reader.key(name), "expected an object of template variable: text")
-    return {k: str(v) for k, v in value.items()}
-
-
-def _whole(reader: ConfigReader, name: str, default: int, bounds: tuple[int, int]) -> int:
-    value = reader.mapping.get(name, default)
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(reader.key(name), f"expected a whole number from {low} to {high}, "
-                          f"got {value!r}")
-    return value
+    return reader.matching(name, _VARIABLE, "a template variable name such as content "
+                           "(letters, digits, _)", default="content")
 
 
 def parse_sms_profiles(readers: Sequence[ConfigReader]) -> tuple[SmsProfile, ...]:
