@@ -101,7 +101,8 @@ def test_a_malformed_sms_profile_is_refused_by_key(profile, key):
     ({"access_key_secret": "s"}, "aliyun.access_key_id"),
     (dict(ALIYUN, retries=11), "aliyun.retries"),
     (dict(ALIYUN, retry_backoff=-1), "aliyun.retry_backoff"),
-    (dict(ALIYUN, allowed_endpoint_hosts="127.0.0.1"), "aliyun.allowed_endpoint_hosts"),
+    (dict(ALIYUN, allowed_endpoint_hosts=["https://relay/"]), "aliyun.allowed_endpoint_hosts"),
+    (dict(ALIYUN, allowed_endpoint_hosts={"host": "relay"}), "aliyun.allowed_endpoint_hosts"),
 ])
 def test_a_malformed_aliyun_section_is_refused_by_key(aliyun, key):
     with pytest.raises(ConfigError) as err:
