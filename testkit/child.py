@@ -87,9 +87,8 @@ class ChildServer:
         self.port = free_port()
         command = [sys.executable, "-m", self.module, "--port", str(self.port),
                    "--spool", self.spool.directory] + self.args
-        # the servers may import protocol facts from the library, their one home
-        path = os.pathsep.join([_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")])
-        env = dict(os.environ, PYTHONPATH=path)
+        # the servers are oracles, independent of the library: it is not on their path
+        env = dict(os.environ, PYTHONPATH=_PACK_DIR)
         self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
         ready = self._process.stdout.readline() if self._process.stdout else ""
         if ready.strip() != "ready":
