@@ -6,7 +6,8 @@ By default it behaves like QQ / NetEase: AUTH is required, a wrong authorization
 other answers the tests need.
 
 It runs in a child process (see testkit/child.py); each accepted message is spooled before
-the ``250`` goes out.
+the ``250`` goes out.  ``LocalSmtpServer.reset()`` forgets the sessions and mail received so
+far without a new process.
 """
 
 from __future__ import annotations
@@ -20,8 +21,19 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
 
-from testkit.child import ChildServer, Spool, announce_ready, child_parser, free_port
+from testkit.child import (
+    ChildServer,
+    ResetRequests,
+    Spool,
+    announce_ready,
+    child_parser,
+    free_port,
+)
+
+if TYPE_CHECKING:  # aiosmtpd is imported by the child only, when it serves
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 __all__ = ["SmtpBehaviour", "ReceivedMail", "LocalSmtpServer", "free_port"]
 
@@ -47,7 +59,10 @@ class ReceivedMail:
 
     @property
     def message(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+        message = message_from_bytes(self.data, policy=policy.default)
+        if not isinstance(message, EmailMessage):
+            raise TypeError("policy.default parses into an EmailMessage")
+        return message
 
 
 class LocalSmtpServer:
@@ -64,6 +79,12 @@ class LocalSmtpServer:
     @property
     def port(self) -> int:
         return self._child.port
+
+    def reset(self) -> None:
+        """Forget the sessions and mail received so far (the behaviour, given on the child's
+        command line, stays as it was made).  Returns once the child has confirmed; a session
+        that began before writes nothing from then on."""
+        self._child.reset()
 
     @property
     def received(self) -> list[ReceivedMail]:
@@ -83,12 +104,29 @@ class LocalSmtpServer:
 
 
 # --------------------------------------------------------------------------- the child
+class _Current:
+    """The spool of the current generation; every connection keeps the one it began with."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+
+async def _watch_resets(current: _Current, resets: ResetRequests) -> None:
+    while True:
+        generation = resets.pending()
+        if generation:
+            current.spool = current.spool.renewed()
+            resets.confirm(generation)
+        await asyncio.sleep(0.02)
+
+
 class _Handler:
     def __init__(self, behaviour: SmtpBehaviour, spool: Spool) -> None:
         self.behaviour = behaviour
         self.spool = spool
 
-    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: Any) -> AuthResult:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         if isinstance(auth_data, LoginPassword):
@@ -97,12 +135,14 @@ class _Handler:
                 return AuthResult(success=True, auth_data=login)
         return AuthResult(success=False, handled=False, message=self.behaviour.auth_failure_reply)
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          hostname: str, responses: list[str]) -> list[str]:
         self.spool.write("session", {"time": time.time()})
         session.host_name = hostname
         return responses
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, mail_options: list[str]) -> str:
         await asyncio.sleep(self.behaviour.latency)
         if self.behaviour.mail_reply:
             return self.behaviour.mail_reply
@@ -112,7 +152,8 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
         await asyncio.sleep(self.behaviour.latency)
         reply = self.behaviour.rcpt_replies.get(address)
         if reply:
@@ -120,17 +161,24 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
+                          envelope: Envelope) -> str:
         await asyncio.sleep(self.behaviour.latency)
         if self.behaviour.drop_on_data:
-            server.transport.abort()
+            transport = server.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()       # a reset, not a goodbye
+            elif transport is not None:
+                transport.close()
             return "421 dropped"
         if self.behaviour.data_reply:
             return self.behaviour.data_reply
+        content = envelope.content or b""  # bytes: the server is built with decode_data off
+        data = content.encode("utf-8") if isinstance(content, str) else content
         self.spool.write("mail", {
             "login": session.auth_data, "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
-            "data": base64.b64encode(envelope.content).decode()})
+            "data": base64.b64encode(data).decode()})
         return "250 Mail OK queued as loopback"
 
 
@@ -139,20 +187,25 @@ async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: 
 
     from testkit.tls import server_context
 
-    handler = _Handler(behaviour, spool)
+    current = _Current(spool)
+
+    def connection() -> SMTP:
+        handler = _Handler(behaviour, current.spool)
+        return SMTP(handler, authenticator=handler.authenticate, auth_required=True,
+                    auth_require_tls=False, hostname="localhost")
+
     tls = server_context(server_pem) if server_pem else None
     # aiosmtpd cannot tell that an implicit-TLS connection is encrypted, so AUTH has to be
     # allowed "without TLS" for it to work at all; its warnings about that are noise here.
     warnings.filterwarnings("ignore")
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(handler, authenticator=handler.authenticate, auth_required=True,
-                     auth_require_tls=False, hostname="localhost"),
-        host="127.0.0.1", port=port, ssl=tls)
+    server = await loop.create_server(connection, host="127.0.0.1", port=port, ssl=tls)
     announce_ready()
+    watcher = asyncio.create_task(_watch_resets(current, ResetRequests(spool.directory)))
     async with server:
         await server.serve_forever()
+    watcher.cancel()
 
 
 def main() -> None:
