@@ -7,7 +7,7 @@ what the command line loads from YAML) and either returns a ``PackConfig`` or ra
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +15,10 @@ from ..aliyun.account import AliyunAccount
 from ..channels.dingtalk.config import DingTalkSettings
 from ..channels.dingtalk.inbound import DingTalkInboundConfig
 from ..channels.email.config import SmtpInstance
-from ..channels.phone.profiles import SmsProfile, default_profile, parse_sms_profiles
+from ..channels.phone.profiles import SmsProfile
 from ..errors import ConfigError
 from ..message_center.settings import MessageCenterConfig
+from .entries import check_entries, default_entry, find_entry
 from .reader import ConfigReader
 
 __all__ = ["PackConfig"]
@@ -42,10 +43,11 @@ class PackConfig:
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
         reader = ConfigReader(mapping, "")
         instances = tuple(SmtpInstance.from_reader(r) for r in reader.items("smtp_instances"))
-        _check_unique(instances)
+        check_entries(instances, "smtp_instances", name_key="assetname")
         aliyun_reader = reader.section("aliyun", "access_key_id", "access_key_secret")
         aliyun = None if aliyun_reader is None else AliyunAccount.from_reader(aliyun_reader)
-        sms_profiles = parse_sms_profiles(reader.items("sms_profiles"))
+        sms_profiles = tuple(SmsProfile.from_reader(r) for r in reader.items("sms_profiles"))
+        check_entries(sms_profiles, "sms_profiles")
         if sms_profiles and aliyun is None:
             raise ConfigError("aliyun", "is required with sms_profiles: give access_key_id and "
                               "access_key_secret of the Alibaba Cloud account that sends")
@@ -76,36 +78,19 @@ class PackConfig:
 
     @property
     def default_sms_profile(self) -> SmsProfile | None:
-        return default_profile(self.sms_profiles)
+        return default_entry(self.sms_profiles)
 
     def smtp_instance(self, selector: str) -> SmtpInstance | None:
         """The instance an assetname, uuid or address names; blank = the default instance."""
         if not selector:
             return self.default_smtp_instance
-        return next((i for i in self.smtp_instances if i.matches(selector)), None)
+        return find_entry(self.smtp_instances, selector, lambda i, text: i.matches(text))
 
     @property
     def default_smtp_instance(self) -> SmtpInstance | None:
-        for instance in self.smtp_instances:
-            if instance.default:
-                return instance
-        return self.smtp_instances[0] if self.smtp_instances else None
+        return default_entry(self.smtp_instances)
 
 
 def _dingtalk_inbound(reader: ConfigReader) -> DingTalkInboundConfig | None:
     section = reader.section("dingtalk_inbound", "app_secret", "port")
     return None if section is None else DingTalkInboundConfig.from_mapping(section.mapping)
-
-
-def _check_unique(instances: Sequence[SmtpInstance]) -> None:
-    seen: dict[str, int] = {}
-    defaults = 0
-    for i, instance in enumerate(instances):
-        name = instance.assetname.lower()
-        if name in seen:
-            raise ConfigError(f"smtp_instances[{i}].assetname", f"{instance.assetname!r} is "
-                              f"already used by smtp_instances[{seen[name]}]")
-        seen[name] = i
-        defaults += instance.default
-    if defaults > 1:
-        raise ConfigError("smtp_instances", "at most one instance may be marked default: true")

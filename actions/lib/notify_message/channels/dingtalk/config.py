@@ -20,6 +20,7 @@ from .protocol import (
     SEND_PATH,
     SESSION_PATH,
 )
+from ...config.entries import check_entries, find_entry
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
 from ...runtime import RetryPolicy
@@ -189,7 +190,7 @@ class DingTalkSettings:
         allowed = reader.hosts("dingtalk_allowed_hosts")
         robots = tuple(DingTalkRobot.from_reader(r, allowed)
                        for r in reader.items("dingtalk_robots"))
-        _check_unique(robots)
+        _check_robots(robots)
         return cls(
             robots=robots,
             allowed_hosts=allowed,
@@ -216,11 +217,7 @@ class DingTalkSettings:
         return [s for s in found if s]
 
     def robot(self, name: str) -> DingTalkRobot | None:
-        wanted = name.strip().lower()
-        for robot in self.robots:
-            if robot.name.lower() == wanted:
-                return robot
-        return None
+        return find_entry(self.robots, name)
 
     def robot_for_token(self, access_token: str) -> DingTalkRobot | None:
         for robot in self.robots:
@@ -237,16 +234,12 @@ class DingTalkSettings:
         return self.robots if len(self.robots) == 1 else ()
 
 
-def _check_unique(robots: Sequence[DingTalkRobot]) -> None:
-    names: dict[str, int] = {}
+def _check_robots(robots: Sequence[DingTalkRobot]) -> None:
+    check_entries(robots, "dingtalk_robots", several_defaults=True)
     tokens: dict[str, int] = {}
-    for i, robot in enumerate(robots):
-        name = robot.name.lower()
-        if name in names:
-            raise ConfigError(f"dingtalk_robots[{i}].name",
-                              f"{robot.name!r} is already used by dingtalk_robots[{names[name]}]")
+    for i, robot in enumerate(robots):  # one robot configured twice under two names
         token = robot.webhook.access_token
         if token in tokens:
             raise ConfigError(f"dingtalk_robots[{i}].webhook",
                               f"is the same robot as dingtalk_robots[{tokens[token]}]")
-        names[name], tokens[token] = i, i
+        tokens[token] = i

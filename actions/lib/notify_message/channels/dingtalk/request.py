@@ -37,6 +37,7 @@ from .protocol import (
     missing_fields,
     shape_hint,
 )
+from ...config.entries import no_such_entry
 from ...errors import ParameterError
 from ...parameters import REPLY_PARAMETERS
 from ...params import as_flag, as_json, as_list, as_text, is_blank, reject_unknown
@@ -172,9 +173,8 @@ def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter
         else:
             robot = settings.robot(text)
             if robot is None:
-                names = ", ".join(r.name for r in settings.robots) or "none configured"
-                raise ParameterError(parameter, f"{text!r} is neither a webhook URL nor the "
-                                     f"name of a robot in dingtalk_robots ({names})")
+                raise no_such_entry(parameter, text, "DingTalk robot (dingtalk_robots)",
+                                    settings.robots, "a webhook URL")
             target = _configured(robot)
         found.setdefault(target.webhook.access_token, target)
     return tuple(found.values())

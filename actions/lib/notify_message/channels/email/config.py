@@ -50,7 +50,13 @@ class SmtpInstance:
         mode = {"implicit": "implicit TLS", "starttls": "STARTTLS", "plain": "no TLS"}[self.tls]
         return f"{self.host}:{self.port} ({mode})"
 
+    @property
+    def name(self) -> str:
+        return self.assetname
+
     def matches(self, selector: str) -> bool:
+        """An instance is named by its assetname, its uuid (the playbook's assetUuid) or its
+        sender address."""
         wanted = selector.strip().lower()
         return wanted in (self.assetname.lower(), self.uuid.lower(), self.username.lower())
 

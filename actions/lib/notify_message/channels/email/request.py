@@ -10,6 +10,7 @@ from typing import Any
 
 from ...errors import ParameterError
 from ...params import as_flag, as_list, as_single_line, as_text, is_blank
+from ...config.entries import default_entry, find_entry, no_such_entry
 from .config import SmtpInstance
 from .message import EmailRequest, unique_addresses
 
@@ -52,15 +53,16 @@ def _select_instance(value: Any, instances: Sequence[SmtpInstance]) -> SmtpInsta
             "email", "no SMTP resource instance is configured: add one under smtp_instances "
             "in the pack config (see the README)")
     if flag is True:
-        return next((i for i in instances if i.default), instances[0])
+        default = default_entry(instances)
+        assert default is not None
+        return default
     selector = as_text("email", value)
-    for instance in instances:
-        if instance.matches(selector):
-            return instance
-    names = ", ".join(i.assetname for i in instances)
-    raise ParameterError(
-        "email", f"{selector!r} names no configured SMTP instance; expected 1 / true for the "
-        f"default instance, or the assetname, uuid or address of one of: {names}")
+    instance = find_entry(instances, selector, lambda i, text: i.matches(text))
+    if instance is None:
+        raise no_such_entry("email", selector, "SMTP instance", instances,
+                            "1 / true for the default instance, or an instance's assetname, "
+                            "uuid or address")
+    return instance
 
 
 def parse_email_request(params: Mapping[str, Any], instances: Sequence[SmtpInstance],

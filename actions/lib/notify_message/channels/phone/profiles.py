@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
 
 
-__all__ = ["VoiceTemplate", "SmsProfile", "parse_sms_profiles", "template_json",
-           "default_profile", "PLAY_TIMES_RANGE", "VOLUME_RANGE", "SPEED_RANGE"]
+__all__ = ["VoiceTemplate", "SmsProfile", "template_json", "PLAY_TIMES_RANGE", "VOLUME_RANGE",
+           "SPEED_RANGE"]
 
 # SingleCallByTts (Dyvmsapi 2017-05-25) ranges
 PLAY_TIMES_RANGE = (1, 3)
@@ -99,23 +99,3 @@ def _voice(reader: ConfigReader) -> VoiceTemplate:
 def _variable(reader: ConfigReader, name: str) -> str:
     return reader.matching(name, _VARIABLE, "a template variable name such as content "
                            "(letters, digits, _)", default="content")
-
-
-def parse_sms_profiles(readers: Sequence[ConfigReader]) -> tuple[SmsProfile, ...]:
-    profiles = tuple(SmsProfile.from_reader(r) for r in readers)
-    seen: dict[str, int] = {}
-    for i, profile in enumerate(profiles):
-        if profile.name.lower() in seen:
-            raise ConfigError(f"sms_profiles[{i}].name", f"{profile.name!r} is already used by "
-                              f"sms_profiles[{seen[profile.name.lower()]}]")
-        seen[profile.name.lower()] = i
-    if sum(p.default for p in profiles) > 1:
-        raise ConfigError("sms_profiles", "at most one profile may be marked default: true")
-    return profiles
-
-
-def default_profile(profiles: Sequence[SmsProfile]) -> SmsProfile | None:
-    for profile in profiles:
-        if profile.default:
-            return profile
-    return profiles[0] if profiles else None

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...config.pack import PackConfig
+from ...config.entries import default_entry, find_entry, no_such_entry
 from ...errors import ParameterError
 from ...params import as_flag, as_text, is_blank
 from .message import SmsRequest, VoiceRequest
@@ -103,16 +104,15 @@ def _select_profile(value: Any, flag: bool | None, config: PackConfig) -> SmsPro
         raise ParameterError("sms", "no SMS profile is configured: add aliyun and sms_profiles "
                              "to the pack config (see the README)")
     if flag is not None or is_blank(value):
-        default = config.default_sms_profile
+        default = default_entry(config.sms_profiles)
         assert default is not None
         return default
-    wanted = as_text("sms", value).strip().lower()
-    for profile in config.sms_profiles:
-        if profile.name.lower() == wanted:
-            return profile
-    names = ", ".join(p.name for p in config.sms_profiles)
-    raise ParameterError("sms", f"{value!r} names no configured SMS profile; expected 1 / true "
-                         f"for the default profile, 0 / false for none, or one of: {names}")
+    profile = find_entry(config.sms_profiles, as_text("sms", value))
+    if profile is None:
+        raise no_such_entry("sms", as_text("sms", value).strip(), "SMS profile",
+                            config.sms_profiles, "1 / true for the default profile, 0 / false "
+                            "for none")
+    return profile
 
 
 def _check_reachable(numbers: Sequence[PhoneNumber], texts: bool, calls: bool) -> None:
