@@ -3,12 +3,12 @@
 import pytest
 
 from notify_message import ParameterError
+from notify_message.channels.phone.request import parse_phones
 from notify_message.channels.phone.numbers import (
     INTERNATIONAL,
     LANDLINE_CN,
     MOBILE_CN,
     parse_phone,
-    parse_phones,
 )
 
 

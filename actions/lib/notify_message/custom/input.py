@@ -29,7 +29,8 @@ from typing import Any
 from ..errors import ParameterError
 from ..params import as_json, as_list, as_text, is_blank
 from ..channels.email.message import unique_addresses
-from ..channels.phone.numbers import PhoneNumber, parse_phones, unique_numbers
+from ..channels.phone.numbers import PhoneNumber, unique_numbers
+from ..channels.phone.request import parse_phones
 
 __all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "apply_json_input",
            "parse_custom_receiver"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ...config.reader import ConfigReader
-from .protocol import signature
+from .protocol import SIGNATURE_WINDOW_MS, signature
 from ...errors import ConfigError
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "InboundEndpoint",
 ]
 
-SIGNATURE_WINDOW_MS = 3600 * 1000  # DingTalk: more than one hour off is not a genuine request
 TRIGGER = "notify_message.dingtalk_message"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PATH = "/dingtalk/outgoing"

@@ -34,7 +34,7 @@ __all__ = [
     "RATE_LIMIT_MESSAGES",
     "RATE_LIMIT_WINDOW",
     "THROTTLE_SECONDS",
-    "SIGN_TIMESTAMP_TOLERANCE_MS",
+    "SIGNATURE_WINDOW_MS",
     "SECURITY_REJECTIONS",
     "Errcode",
     "ERRCODES",
@@ -69,8 +69,9 @@ THROTTLE_SECONDS = 600.0
 # What DingTalk takes in atMobiles: a mobile number, digits with an optional +country code.
 MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
 
-# The signature's timestamp must be within one hour of DingTalk's clock.
-SIGN_TIMESTAMP_TOLERANCE_MS = 3600 * 1000
+# A signature's timestamp must be within one hour of the receiver's clock: DingTalk's for
+# what we send, ours for what DingTalk's outgoing robots send us.
+SIGNATURE_WINDOW_MS = 3600 * 1000
 
 # errcode 310000 ("security check failed") carries its reason in errmsg; these are the
 # phrases DingTalk uses, each with what to do about it.

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ParameterError
-from ...params import as_list, as_text, is_blank
 
 __all__ = ["MOBILE_CN", "LANDLINE_CN", "INTERNATIONAL", "PhoneNumber", "parse_phone",
-           "parse_phones", "unique_numbers"]
+           "unique_numbers"]
 
 MOBILE_CN = "mainland mobile"
 LANDLINE_CN = "mainland landline"
@@ -34,7 +33,6 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0[1-9]\d{8,10}$")        # 0 + 2-3 digit area code + 7-8 digits
 _INTERNATIONAL = re.compile(r"^[1-9]\d{6,14}$")    # E.164: country code + number, <= 15
 _NOISE = re.compile(r"[\s\-.()（）]")
-_TEXT_SEPARATORS = re.compile(r"[,;，；\n]+")        # not spaces: "+86 138 0013 8000" is one
 
 
 @dataclass(frozen=True)
@@ -82,20 +80,6 @@ def parse_phone(parameter: str, value: Any) -> PhoneNumber:
                          "expected an 11-digit mainland mobile (13800138000, optionally with "
                          "+86), a mainland landline with its area code (057188886666), or "
                          "another country's number after + or 00 (+85261234567)")
-
-
-def parse_phones(parameter: str, value: Any) -> tuple[PhoneNumber, ...]:
-    """A list of numbers (array, JSON array, or text separated by commas, semicolons or new
-    lines), validated and without duplicates (``+86 138...`` and ``138...`` are one)."""
-    if is_blank(value):
-        return ()
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = as_text(parameter, value).strip()
-        items: list[Any] = (as_list(parameter, text) if text[:1] in "[{"
-                            else [part for part in _TEXT_SEPARATORS.split(text) if part.strip()])
-    else:
-        items = as_list(parameter, value)
-    return unique_numbers(parse_phone(parameter, item) for item in items)
 
 
 def unique_numbers(numbers: Iterable[PhoneNumber]) -> tuple[PhoneNumber, ...]:

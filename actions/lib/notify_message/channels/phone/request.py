@@ -17,30 +17,47 @@ channel can reach is refused before anything is sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...config.pack import PackConfig
 from ...config.entries import default_entry, find_entry, no_such_entry
 from ...errors import ParameterError
-from ...params import as_flag, as_text, is_blank
+from ...params import as_flag, as_list, as_text, is_blank
 from .message import SmsRequest, VoiceRequest
 from .numbers import (
     INTERNATIONAL,
     LANDLINE_CN,
     MOBILE_CN,
     PhoneNumber,
-    parse_phones,
+    parse_phone,
     unique_numbers,
 )
 from .profiles import SmsProfile
 
-__all__ = ["SMS_KINDS", "VOICE_KINDS", "TTS_PARAM_LIMIT", "SmsRequest", "VoiceRequest",
-           "parse_phone_requests"]
+__all__ = ["parse_phones", "parse_phone_requests", "SMS_KINDS", "VOICE_KINDS",
+           "TTS_PARAM_LIMIT"]
 
 SMS_KINDS = (MOBILE_CN, INTERNATIONAL)
 VOICE_KINDS = (MOBILE_CN, LANDLINE_CN)
 TTS_PARAM_LIMIT = 250   # SingleCallByTts: TtsParam must be shorter than this many characters
+# a list of numbers in text: not spaces, "+86 138 0013 8000" is one number
+_TEXT_SEPARATORS = re.compile(r"[,;，；\n]+")
+
+
+def parse_phones(parameter: str, value: Any) -> tuple[PhoneNumber, ...]:
+    """A list of numbers (array, JSON array, or text separated by commas, semicolons or new
+    lines), validated and without duplicates (``+86 138...`` and ``138...`` are one)."""
+    if is_blank(value):
+        return ()
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = as_text(parameter, value).strip()
+        items: list[Any] = (as_list(parameter, text) if text[:1] in "[{"
+                            else [part for part in _TEXT_SEPARATORS.split(text) if part.strip()])
+    else:
+        items = as_list(parameter, value)
+    return unique_numbers(parse_phone(parameter, item) for item in items)
 
 
 def parse_phone_requests(params: Mapping[str, Any], config: PackConfig,
