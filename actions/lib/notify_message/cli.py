@@ -44,7 +44,11 @@ def load_config_file(path: str) -> dict[str, Any]:
         data = json.loads(text)
     else:
         data = yaml.safe_load(text)
-    return _expand_env(data or {})
+    expanded = _expand_env(data or {})
+    if not isinstance(expanded, dict):
+        raise SystemExit(f"{path}: expected the pack config as an object, got "
+                         f"{type(expanded).__name__}")
+    return expanded
 
 
 def _expand_env(value: Any) -> Any:

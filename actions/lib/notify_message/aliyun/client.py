@@ -166,7 +166,7 @@ class AliyunClient:
         if cut >= 0:
             message = message[:cut].rstrip(" .") + "."
         cleaned["Message"] = message
-        return _redact_values(cleaned, self.redactor)
+        return {key: _redact_values(value, self.redactor) for key, value in cleaned.items()}
 
 
 def _redact_values(value: Any, redactor: Callable[[str], str]) -> Any:

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..channels.dingtalk.request import DingTalkRequest, parse_dingtalk_request
+from ..channels.dingtalk.message import DingTalkRequest
+from ..channels.dingtalk.request import parse_dingtalk_request
 from ..channels.email.request import EmailRequest, parse_email_address, parse_email_request
-from ..channels.phone.request import SmsRequest, VoiceRequest, parse_phone_requests
+from ..channels.phone.message import SmsRequest, VoiceRequest
+from ..channels.phone.request import parse_phone_requests
 from ..config.pack import PackConfig
 from ..errors import ParameterError
 from ..parameters import CUSTOM_PARAMETERS

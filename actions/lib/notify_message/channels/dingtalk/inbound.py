@@ -170,7 +170,7 @@ def _text_of(data: Mapping[str, Any]) -> str:
     content = data.get("content")
     text = data.get("text")
     if isinstance(text, Mapping) and isinstance(text.get("content"), str):
-        return text["content"].strip()
+        return str(text["content"]).strip()
     if isinstance(content, Mapping) and isinstance(content.get("richText"), list):
         parts = [p.get("text") for p in content["richText"] if isinstance(p, Mapping)]
         return "".join(p for p in parts if isinstance(p, str)).strip()
