@@ -11,8 +11,20 @@ It checks what the real gateway checks, in the same order, and answers the same 
 - then the action: phone number formats and count, the approved signatures, templates and
   caller numbers of the fake account, the template variables, TtsParam's length, PlayTimes /
   Volume / Speed ranges, and the per-number voice limit of one call a minute; business errors
-  come back as HTTP 200 with ``Code`` set, as SendSms does.  (The documented limits are
-  imported from the pack, their one home; the signature is deliberately not.)
+  come back as HTTP 200 with ``Code`` set, as SendSms does.
+
+This server is an oracle for the pack's Alibaba Cloud client and its SMS and voice channels,
+so it imports nothing from the pack (tests/test_oracles_are_independent.py keeps it so); the
+documented limits are restated below, each from Alibaba Cloud's public API reference:
+
+- the SendSms API reference (Dysmsapi 2017-05-25, help.aliyun.com/document_detail/55284):
+  PhoneNumbers is comma-separated, "上限为1000个手机号码" (at most 1000 numbers).
+- the SingleCallByTts API reference (Dyvmsapi 2017-05-25): PlayTimes "取值范围为1~3",
+  Volume "取值范围为0~100" (default 100), Speed from -500 to 500 (the current reference
+  marks Speed deprecated), and TtsParam shorter than 250 characters.
+- the RPC signature method (签名机制: HMAC-SHA1 over the sorted, percent-encoded query,
+  keyed with ``AccessKeySecret + "&"``), the common request parameters, and the gateway's
+  error codes with their HTTP status and words (InvalidTimeStamp.Expired past 15 minutes).
 
 ``AliyunBehaviour`` scripts the rest: a business error for chosen numbers or for every
 request, API throttling for the first requests, latency, dropped connections, HTTP 500.
@@ -40,14 +52,21 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from notify_message.channels.phone.sms import MAX_NUMBERS_PER_REQUEST
-from notify_message.channels.phone.request import TTS_PARAM_LIMIT
-from notify_message.channels.phone.profiles import PLAY_TIMES_RANGE, SPEED_RANGE, VOLUME_RANGE
-from testkit.child import ChildServer, Spool, announce_ready, child_parser
+from testkit.child import ChildServer, Spool, announce_ready, child_parser, from_json
 from testkit.tls import server_context
 
 __all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_signature",
            "BUSINESS_MESSAGES"]
+
+# ------------------------------------------------------------- Alibaba Cloud's documented limits
+# Restated from the API reference (see the module docstring), never imported from the pack.
+SEND_SMS_NUMBERS = 1000                  # SendSms: PhoneNumbers, comma-separated, at most
+TTS_PARAM_CHARS = 250                    # SingleCallByTts: TtsParam is shorter than this
+CALL_RANGES = {                          # SingleCallByTts: the integers each one takes
+    "PlayTimes": range(1, 3 + 1),
+    "Volume": range(0, 100 + 1),
+    "Speed": range(-500, 500 + 1),
+}
 
 TIMESTAMP_SKEW = 15 * 60
 VERSIONS = {"SendSms": "2017-05-25", "SingleCallByTts": "2017-05-25",
@@ -231,7 +250,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         problem = self._check_gateway(method, params)
         if problem:
-            self._gateway_error(*problem[:1], **problem[1])
+            code, fields = problem
+            self._gateway_error(code, **fields)
             return
         if number <= behaviour.throttle_first:
             self._gateway_error("Throttling.User")
@@ -243,7 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
         action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
         self._answer(200, action[params["Action"]](params))
 
-    def _check_gateway(self, method: str, params: dict[str, str]):
+    def _check_gateway(self, method: str,
+                       params: dict[str, str]) -> tuple[str, dict[str, str]] | None:
         behaviour = self.server.behaviour
         if "Signature" not in params or params.get("SignatureMethod") != "HMAC-SHA1" \
                 or params.get("SignatureVersion") != "1.0":
@@ -283,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not params.get(name):
                 return self._business("isv.INVALID_PARAMETERS")
         numbers = params["PhoneNumbers"].split(",")
-        if len(numbers) > MAX_NUMBERS_PER_REQUEST:
+        if len(numbers) > SEND_SMS_NUMBERS:
             return self._business("isv.MOBILE_COUNT_OVER_LIMIT")
         if not all(_CN_MOBILE.match(n) or _INTERNATIONAL.match(n) for n in numbers):
             return self._business("isv.MOBILE_NUMBER_ILLEGAL")
@@ -316,15 +337,13 @@ class _Handler(BaseHTTPRequestHandler):
         if variables is None:
             return self._business("isv.TTS_TEMPLATE_ILLEGAL")
         tts_param = params.get("TtsParam", "")
-        if len(tts_param) >= TTS_PARAM_LIMIT:
+        if len(tts_param) >= TTS_PARAM_CHARS:
             return self._business("isv.PARAM_LENGTH_LIMIT")
         problem = _template_problem(tts_param, variables)
         if problem:
             return self._business(problem)
-        ranges = {"PlayTimes": PLAY_TIMES_RANGE, "Volume": VOLUME_RANGE, "Speed": SPEED_RANGE}
-        for name, (low, high) in ranges.items():
-            if name in params and not (params[name].lstrip("-").isdigit()
-                                       and low <= int(params[name]) <= high):
+        for name, allowed in CALL_RANGES.items():
+            if name in params and _integer(params[name]) not in allowed:
                 return self._business("isv.INVALID_PARAMETERS")
         problem = self._scripted([called])
         if problem:
@@ -409,6 +428,12 @@ def _template_problem(text: str, variables: tuple[str, ...]) -> str | None:
     return None
 
 
+def _integer(text: str) -> int | None:
+    """A decimal integer as the gateway reads one (an optional minus sign, ASCII digits)."""
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
+
+
 def _request_id() -> str:
     return str(uuid.uuid4()).upper()
 
@@ -430,9 +455,7 @@ class _Server(ThreadingHTTPServer):
         with self.lock:
             stamp = os.stat(path).st_mtime_ns
             if stamp != self._behaviour_stamp:
-                fields = self.spool.get("behaviour.json")
-                self.behaviour = AliyunBehaviour(**{k: tuple(v) if isinstance(v, list) else v
-                                                    for k, v in fields.items()})
+                self.behaviour = from_json(AliyunBehaviour, self.spool.get("behaviour.json"))
                 self._behaviour_stamp = stamp
             return self.behaviour
 

@@ -11,6 +11,7 @@ and writes what it received to a spool directory, one JSON record per file, befo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -19,18 +20,20 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
-__all__ = ["free_port", "Spool", "ChildServer", "child_parser", "announce_ready"]
+__all__ = ["free_port", "Spool", "ChildServer", "child_parser", "announce_ready", "from_json"]
 
 _PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_T = TypeVar("_T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 class Spool:
@@ -84,9 +87,8 @@ class ChildServer:
         self.port = free_port()
         command = [sys.executable, "-m", self.module, "--port", str(self.port),
                    "--spool", self.spool.directory] + self.args
-        # the servers may import protocol facts from the library, their one home
-        path = os.pathsep.join([_PACK_DIR, os.path.join(_PACK_DIR, "actions", "lib")])
-        env = dict(os.environ, PYTHONPATH=path)
+        # the servers are oracles, independent of the library: it is not on their path
+        env = dict(os.environ, PYTHONPATH=_PACK_DIR)
         self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
         ready = self._process.stdout.readline() if self._process.stdout else ""
         if ready.strip() != "ready":
@@ -102,6 +104,22 @@ class ChildServer:
                 self._process.stdout.close()
             self._process = None
         shutil.rmtree(self.spool.directory, ignore_errors=True)
+
+
+def from_json(cls: type[_T], record: Mapping[str, Any]) -> _T:
+    """A dataclass from its ``asdict()`` after a JSON round trip: lists become tuples again
+    (the dataclasses here hold tuples, never lists)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    return cls(**{name: _tupled(value) for name, value in record.items()})
+
+
+def _tupled(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tupled(v) for k, v in value.items()}
+    return value
 
 
 def child_parser() -> argparse.ArgumentParser:

@@ -6,9 +6,37 @@ the IP whitelist, the timestamp window and the signature (310000 with DingTalk's
 the rate limit (130101 after ``rate_limit`` messages in ``rate_window`` seconds, then
 throttled for ``throttle_seconds``), the body size (460101), the JSON shape of each msgtype
 (400402 / 400403 for markdown, 40035 otherwise) and the robot's keywords (310000).  Like
-DingTalk it answers HTTP 200 with an errcode either way.  Protocol facts come from the
-pack's ``dingtalk_protocol`` module; latency and the rate-limit window are configurable so
-that tests and the benchmark stay fast.
+DingTalk it answers HTTP 200 with an errcode either way.  Latency and the rate-limit window
+are configurable so that tests and the benchmark stay fast.
+
+This server is an oracle for the pack's DingTalk channel, so it imports nothing from the
+pack (tests/test_oracles_are_independent.py keeps it so): every rule is restated below, in
+"DingTalk's rules", from DingTalk's public documentation of the custom group robot
+(自定义机器人) on the DingTalk Open Platform (open.dingtalk.com):
+
+- "自定义机器人接入" / "Custom robot access", and its "安全设置" (security settings)
+  section: the webhook ``https://oapi.dingtalk.com/robot/send?access_token=...``; custom
+  keywords (up to 10; a message must contain at least one of them); 加签 (signing): the
+  string ``timestamp + "\n" + secret`` signed with HmacSHA256 keyed by the secret,
+  Base64-encoded, then urlEncoded, UTF-8 throughout; ``timestamp`` in milliseconds, "no more
+  than 1 hour away from the time of the call"; and the IP address ranges (IP地址段).
+- The same page's "消息发送频率限制" (send frequency limit): "each robot sends at most 20
+  messages a minute; above 20 it is throttled for 10 minutes" (errcode 130101).
+- "消息类型及数据格式" (message types and data format, open.dingtalk.com/document/
+  development/robot-message-type): text{content}; link{title, text, messageUrl, picUrl};
+  markdown{title, text}; actionCard{title, text, singleTitle, singleURL} (one button for the
+  whole card) or {title, text, btnOrientation, btns[{title, actionURL}]} (a button each);
+  feedCard{links[{title, messageURL, picURL}]}; ``at`` {atMobiles, atUserIds, isAtAll}
+  for text and markdown, where markdown must also write the ``@mobile`` in its text.
+- DingTalk's server error codes (服务端错误码), and the errmsg of the answers themselves:
+  130101, 300001 / 300005, 310000 with its reason ("keywords not in content", "sign not
+  match", "invalid timestamp", "ip ... not in whitelist"), 400102, 400402 / 400403, 40035
+  (缺少参数), -1 and 410100.  460101 for a body over 20000 bytes is DingTalk's answer as
+  users quote it ("message too long, exceed 20000 bytes", in github.com/timonwong/
+  prometheus-webhook-dingtalk issue 30 and github.com/feiyu563/PrometheusAlert issue 318);
+  the documentation pages above do not state that limit.
+- ``/robot/sendBySession``: the ``sessionWebhook`` an outgoing robot's message carries
+  (机器人接收消息 / "receive messages"), answered here like the webhook.
 
 The server runs in a child process of its own, as the other loopback servers do (see
 testkit/child.py): StackStorm's test base classes monkey patch the test process with
@@ -19,6 +47,9 @@ and reloads ``state.json`` - robots, behaviour, scripted answers - when the test
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -27,30 +58,43 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from notify_message.channels.dingtalk.protocol import (
-    MAX_BODY_BYTES,
-    MENTION_MSG_TYPES,
-    MSG_TYPES,
-    RATE_LIMIT_MESSAGES,
-    RATE_LIMIT_WINDOW,
-    SEND_PATH,
-    SESSION_PATH,
-    SIGN_TIMESTAMP_TOLERANCE_MS,
-    THROTTLE_SECONDS,
-    keywords_found,
-    message_text,
-    missing_fields,
-    sign,
-)
-from testkit.child import ChildServer, Spool, announce_ready, child_parser
+from testkit.child import ChildServer, Spool, announce_ready, child_parser, from_json
 from testkit.tls import server_context
 
 __all__ = ["FakeRobot", "DingTalkBehaviour", "ReceivedMessage", "LocalDingTalkServer",
-           "ERRMSG"]
+           "ERRMSG", "SEND_PATH", "SESSION_PATH", "BODY_LIMIT_BYTES"]
+
+# --------------------------------------------------------------------------- DingTalk's rules
+# Restated from DingTalk's documentation (see the module docstring), never imported from the
+# pack: an oracle that shared the pack's reading of the rules would share its mistakes.
+
+SEND_PATH = "/robot/send"
+SESSION_PATH = "/robot/sendBySession"
+
+BODY_LIMIT_BYTES = 20000                  # the request body as sent; above it: 460101
+SENDS_PER_MINUTE = 20                     # per robot; the 21st is refused (130101) ...
+THROTTLE_MINUTES = 10                     # ... and the robot stays throttled this long
+TIMESTAMP_LEEWAY_MS = 60 * 60 * 1000      # 加签: the timestamp within an hour of our clock
+
+# The payload fields each msgtype must carry, as non-blank strings.  DingTalk's casing is
+# not the same everywhere: link says messageUrl / picUrl, feedCard messageURL / picURL.
+_MUST_CARRY: dict[str, tuple[str, ...]] = {
+    "text": ("content",),
+    "markdown": ("title", "text"),
+    "link": ("title", "text", "messageUrl"),   # picUrl may be left out
+    "actionCard": ("title", "text"),           # and the fields of its kind of buttons
+    "feedCard": (),                            # everything is in its links
+}
+_ONE_BUTTON = ("singleTitle", "singleURL")    # actionCard, one button for the whole card
+_EACH_BUTTON = ("title", "actionURL")         # actionCard, btns: every button
+_EACH_LINK = ("title", "messageURL", "picURL")  # feedCard, links: every link
+# The only msgtypes whose "at" notifies anybody.
+_MENTIONING = ("text", "markdown")
 
 # What DingTalk says with each errcode (the words clients see in errmsg).
 ERRMSG = {
@@ -63,7 +107,7 @@ ERRMSG = {
     400402: "markdown.title 不能为空",
     400403: "markdown.text 不能为空",
     410100: "消息处理失败,请稍后再试",
-    460101: f"message too long, exceed {MAX_BODY_BYTES} bytes",
+    460101: f"message too long, exceed {BODY_LIMIT_BYTES} bytes",
     40035: "缺少参数 json",
 }
 
@@ -80,9 +124,9 @@ class FakeRobot:
 @dataclass
 class DingTalkBehaviour:
     latency: float = 0.0                     # seconds added to every request
-    rate_limit: int = RATE_LIMIT_MESSAGES
-    rate_window: float = RATE_LIMIT_WINDOW
-    throttle_seconds: float = THROTTLE_SECONDS
+    rate_limit: int = SENDS_PER_MINUTE
+    rate_window: float = 60.0
+    throttle_seconds: float = THROTTLE_MINUTES * 60.0
     clock_offset: float = 0.0                # seconds between DingTalk's clock and ours
 
 
@@ -95,7 +139,10 @@ class ReceivedMessage:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return self.body[self.body["msgtype"]]
+        payload = self.body[self.body["msgtype"]]
+        if not isinstance(payload, dict):
+            raise TypeError(f"the {self.body['msgtype']} payload is not an object")
+        return payload
 
 
 class LocalDingTalkServer:
@@ -207,10 +254,9 @@ class _State:
             if stamp == self._stamp:
                 return
             state = self.spool.get("state.json")
-            self.robots = {r["token"]: FakeRobot(**{k: tuple(v) if isinstance(v, list) else v
-                                                    for k, v in r.items()})
-                           for r in state["robots"]}
-            self.behaviour = DingTalkBehaviour(**state["behaviour"])
+            robots = [from_json(FakeRobot, r) for r in state["robots"]]
+            self.robots = {r.token: r for r in robots}
+            self.behaviour = from_json(DingTalkBehaviour, state["behaviour"])
             self.scripted = {token: [tuple(a) if isinstance(a, list) else a for a in answers]
                              for token, answers in state["scripted"].items()}
             self._stamp = stamp
@@ -296,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         throttled = _throttle(state, token)
         if throttled:
             return throttled
-        if len(raw) > MAX_BODY_BYTES:
+        if len(raw) > BODY_LIMIT_BYTES:
             return _errcode(460101)
         if not self.headers.get("Content-Type", "").startswith("application/json"):
             return _errcode(40035)
@@ -307,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         shape = _shape_problem(body)
         if shape:
             return shape
-        if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
+        if robot.keywords and not _has_keyword(robot.keywords, body):
             return _errcode(310000, "keywords not in content")
         state.spool.write("message", {"token": token, "body": body, "signed": signed,
                                       "notified": list(_notified(body))})
@@ -330,18 +376,27 @@ def _errcode(code: int, errmsg: str | None = None) -> dict[str, Any]:
     return {"errcode": code, "errmsg": errmsg if errmsg is not None else ERRMSG.get(code, "error")}
 
 
+def _expected_sign(secret: str, timestamp: str) -> str:
+    """加签: Base64(HmacSHA256(key=secret, timestamp + "\\n" + secret)), UTF-8 throughout.
+    The client urlEncodes it into the query; DingTalk decodes the query before comparing, so
+    this, not its urlEncoded form, is what the decoded ``sign`` must equal."""
+    message = (timestamp + "\n" + secret).encode("utf-8")
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
 def _signature_problem(secret: str, query: dict[str, list[str]], offset: float) -> str | None:
     timestamp = (query.get("timestamp") or [""])[0]
-    given = (query.get("sign") or [""])[0]
+    given = (query.get("sign") or [""])[0]    # parse_qs decoded it: '+' became a space
     if not timestamp or not given:
         return "sign not match"
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         return "invalid timestamp"
     now_ms = (time.time() + offset) * 1000
-    if abs(now_ms - int(timestamp)) > SIGN_TIMESTAMP_TOLERANCE_MS:
+    if abs(now_ms - int(timestamp)) > TIMESTAMP_LEEWAY_MS:
         return "invalid timestamp"
-    # the query was url-decoded, as DingTalk decodes it: compare with the decoded signature
-    if given != urllib.parse.unquote_plus(sign(secret, int(timestamp))):
+    expected = _expected_sign(secret, timestamp)
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         return "sign not match"
     return None
 
@@ -363,19 +418,19 @@ def _throttle(state: _State, token: str) -> dict[str, Any] | None:
 
 
 def _shape_problem(body: Any) -> dict[str, Any] | None:
-    if not isinstance(body, dict) or body.get("msgtype") not in MSG_TYPES:
+    if not isinstance(body, dict) or body.get("msgtype") not in _MUST_CARRY:
         return _errcode(40035, "缺少参数 msgtype")
     msgtype = body["msgtype"]
     payload = body.get(msgtype)
     if not isinstance(payload, dict):
         return _errcode(40035, f"缺少参数 {msgtype}")
-    missing = missing_fields(msgtype, payload)
-    if msgtype == "markdown" and "title" in missing:
+    missing = _first_missing(msgtype, payload)
+    if msgtype == "markdown" and missing == "title":
         return _errcode(400402)
-    if msgtype == "markdown" and "text" in missing:
+    if msgtype == "markdown" and missing == "text":
         return _errcode(400403)
     if missing:
-        return _errcode(40035, f"缺少参数 {msgtype}.{missing[0]}")
+        return _errcode(40035, f"缺少参数 {msgtype}.{missing}")
     at = body.get("at")
     if at is not None:
         if not isinstance(at, dict) or not all(isinstance(at.get(k, []), list)
@@ -384,12 +439,66 @@ def _shape_problem(body: Any) -> dict[str, Any] | None:
     return None
 
 
+def _blank(value: Any) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def _first_missing(msgtype: str, payload: dict[str, Any]) -> str | None:
+    """The first field DingTalk would say the payload lacks (缺少参数), as a dotted path."""
+    for name in _MUST_CARRY[msgtype]:
+        if _blank(payload.get(name)):
+            return name
+    if msgtype == "feedCard":
+        return _first_missing_in_each(payload, "links", _EACH_LINK)
+    if msgtype == "actionCard":
+        if payload.get("btns") is not None:
+            return _first_missing_in_each(payload, "btns", _EACH_BUTTON)
+        for name in _ONE_BUTTON:
+            if _blank(payload.get(name)):
+                return name
+    return None
+
+
+def _first_missing_in_each(payload: dict[str, Any], name: str,
+                           fields: tuple[str, ...]) -> str | None:
+    """A list of items, each carrying these fields: the list itself must not be empty."""
+    items = payload.get(name)
+    if not isinstance(items, list) or not items:
+        return name
+    for index, item in enumerate(items):
+        for field in fields:
+            if not isinstance(item, dict) or _blank(item.get(field)):
+                return f"{name}[{index}].{field}"
+    return None
+
+
+def _has_keyword(keywords: tuple[str, ...], body: dict[str, Any]) -> bool:
+    """自定义关键词: the message contains at least one of the robot's keywords, as written."""
+    words = list(_words(body[body["msgtype"]]))
+    return any(keyword in word for keyword in keywords for word in words)
+
+
+def _words(value: Any, key: str = "") -> Iterator[str]:
+    """What a reader of the message sees: every string of the payload, except where it
+    links (messageUrl, picURL, actionURL, ...) and how it lays out buttons."""
+    if key.lower().endswith("url") or key == "btnOrientation":
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _words(item)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _words(item, str(name))
+
+
 def _notified(body: dict[str, Any]) -> tuple[str, ...]:
     """Who DingTalk notifies: the at list for text; for markdown only those whose @mention
     is also written in the text; nobody for the other types."""
     at = body.get("at") or {}
     msgtype = body["msgtype"]
-    if msgtype not in MENTION_MSG_TYPES:
+    if msgtype not in _MENTIONING:
         return ()
     people = [str(p) for p in at.get("atMobiles", []) + at.get("atUserIds", [])]
     if at.get("isAtAll"):

@@ -20,8 +20,12 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
 
 from testkit.child import ChildServer, Spool, announce_ready, child_parser, free_port
+
+if TYPE_CHECKING:  # aiosmtpd is imported by the child only, when it serves
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 __all__ = ["SmtpBehaviour", "ReceivedMail", "LocalSmtpServer", "free_port"]
 
@@ -47,7 +51,10 @@ class ReceivedMail:
 
     @property
     def message(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+        message = message_from_bytes(self.data, policy=policy.default)
+        if not isinstance(message, EmailMessage):
+            raise TypeError("policy.default parses into an EmailMessage")
+        return message
 
 
 class LocalSmtpServer:
@@ -88,7 +95,8 @@ class _Handler:
         self.behaviour = behaviour
         self.spool = spool
 
-    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: Any) -> AuthResult:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         if isinstance(auth_data, LoginPassword):
@@ -97,12 +105,14 @@ class _Handler:
                 return AuthResult(success=True, auth_data=login)
         return AuthResult(success=False, handled=False, message=self.behaviour.auth_failure_reply)
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          hostname: str, responses: list[str]) -> list[str]:
         self.spool.write("session", {"time": time.time()})
         session.host_name = hostname
         return responses
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, mail_options: list[str]) -> str:
         await asyncio.sleep(self.behaviour.latency)
         if self.behaviour.mail_reply:
             return self.behaviour.mail_reply
@@ -112,7 +122,8 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
         await asyncio.sleep(self.behaviour.latency)
         reply = self.behaviour.rcpt_replies.get(address)
         if reply:
@@ -120,17 +131,24 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
+                          envelope: Envelope) -> str:
         await asyncio.sleep(self.behaviour.latency)
         if self.behaviour.drop_on_data:
-            server.transport.abort()
+            transport = server.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()       # a reset, not a goodbye
+            elif transport is not None:
+                transport.close()
             return "421 dropped"
         if self.behaviour.data_reply:
             return self.behaviour.data_reply
+        content = envelope.content or b""  # bytes: the server is built with decode_data off
+        data = content.encode("utf-8") if isinstance(content, str) else content
         self.spool.write("mail", {
             "login": session.auth_data, "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
-            "data": base64.b64encode(envelope.content).decode()})
+            "data": base64.b64encode(data).decode()})
         return "250 Mail OK queued as loopback"
 
 
