@@ -34,11 +34,14 @@ base classes monkey patch the test process with eventlet, so a server thread the
 a greenlet sharing the client's event loop.  The child spools what it accepted to a
 directory (one JSON record per request, written before the answer goes out) and reloads
 ``behaviour.json`` from there when ``LocalAliyunServer.update()`` changes it.
+``LocalAliyunServer.reset()`` puts a running server back the way it was made, without a new
+process: the behaviour it was given, nothing received, no nonces used, no calls counted.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -52,7 +55,14 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from testkit.child import ChildServer, Spool, announce_ready, child_parser, from_json
+from testkit.child import (
+    ChildServer,
+    ResetRequests,
+    Spool,
+    announce_ready,
+    child_parser,
+    from_json,
+)
 from testkit.tls import server_context
 
 __all__ = ["AliyunBehaviour", "ReceivedCall", "LocalAliyunServer", "independent_signature",
@@ -171,6 +181,7 @@ class LocalAliyunServer:
     def __init__(self, behaviour: AliyunBehaviour, server_pem: str | None = None) -> None:
         self.behaviour = behaviour
         self.server_pem = server_pem
+        self._made = copy.deepcopy(behaviour)
         self._child = ChildServer("testkit.aliyun_server",
                                   ["--server-pem", server_pem] if server_pem else [])
         self.update()
@@ -188,6 +199,15 @@ class LocalAliyunServer:
         for name, value in changes.items():
             setattr(self.behaviour, name, value)
         self._child.spool.put("behaviour.json", asdict(self.behaviour))
+
+    def reset(self) -> None:
+        """Put the running server back the way it was made: the behaviour given to the
+        constructor; nothing received (requests, connections, calls) and the gateway's own
+        memory gone: nonces used, calls per number, the "first N requests" counts.  Returns
+        once the child has confirmed; what a request still in flight would spool is dropped."""
+        self.behaviour = copy.deepcopy(self._made)
+        self._child.spool.put("behaviour.json", asdict(self.behaviour))
+        self._child.reset()
 
     @property
     def received(self) -> list[ReceivedCall]:
@@ -215,13 +235,14 @@ class LocalAliyunServer:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    gateway: _Gateway   # the one the request being handled started with
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         return
 
     def setup(self) -> None:
         super().setup()
-        self.server.spool.write("connection", {})
+        self.server.gateway.spool.write("connection", {})
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET", dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
@@ -236,9 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST", dict(parse_qsl(body, keep_blank_values=True)))
 
     def _handle(self, method: str, params: dict[str, str]) -> None:
-        server = self.server
-        behaviour = server.reload()
-        number = server.spool.write("request", {})
+        gateway = self.gateway = self.server.gateway
+        behaviour = gateway.reload()
+        number = gateway.spool.write("request", {})
         if behaviour.latency:
             time.sleep(behaviour.latency)
         if number <= behaviour.drop_first:
@@ -256,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
         if number <= behaviour.throttle_first:
             self._gateway_error("Throttling.User")
             return
-        server.spool.write("call", {"method": method, "action": params["Action"], "params": params})
+        gateway.spool.write("call", {"method": method, "action": params["Action"],
+                                     "params": params})
         if params["Action"] == "RunNotifyComponentWithMessageCenter":
             self._run_notify_with_message_center(params)
             return
@@ -265,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _check_gateway(self, method: str,
                        params: dict[str, str]) -> tuple[str, dict[str, str]] | None:
-        behaviour = self.server.behaviour
+        behaviour = self.gateway.behaviour
         if "Signature" not in params or params.get("SignatureMethod") != "HMAC-SHA1" \
                 or params.get("SignatureVersion") != "1.0":
             return ("IncompleteSignature", {})
@@ -284,10 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
             return ("InvalidTimeStamp.Format", {})
         if abs(behaviour.now() - stamp) > TIMESTAMP_SKEW:
             return ("InvalidTimeStamp.Expired", {})
-        with self.server.lock:
-            if params["SignatureNonce"] in self.server.nonces:
+        with self.gateway.lock:
+            if params["SignatureNonce"] in self.gateway.nonces:
                 return ("SignatureNonceUsed", {})
-            self.server.nonces.add(params["SignatureNonce"])
+            self.gateway.nonces.add(params["SignatureNonce"])
         if params["Action"] not in VERSIONS:
             return ("InvalidAction.NotFound", {})
         if params["Version"] != VERSIONS[params["Action"]]:
@@ -299,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- actions ---------------------------------------------------------------------------
 
     def _send_sms(self, params: dict[str, str]) -> dict[str, str]:
-        behaviour = self.server.behaviour
+        behaviour = self.gateway.behaviour
         for name in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not params.get(name):
                 return self._business("isv.INVALID_PARAMETERS")
@@ -319,12 +341,12 @@ class _Handler(BaseHTTPRequestHandler):
         problem = self._scripted(numbers)
         if problem:
             return self._business(problem)
-        calls = self.server.spool.count("call")
+        calls = self.gateway.spool.count("call")
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
                 "BizId": f"{int(behaviour.now() * 1000) % 10**12}^{calls}"}
 
     def _single_call_by_tts(self, params: dict[str, str]) -> dict[str, str]:
-        behaviour = self.server.behaviour
+        behaviour = self.gateway.behaviour
         called = params.get("CalledNumber", "")
         if not params.get("TtsCode") or not called:
             return self._business("isv.INVALID_PARAMETERS")
@@ -349,17 +371,17 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             return self._business(problem)
         now = behaviour.now()
-        with self.server.lock:
-            recent = [t for t in self.server.calls.get(called, []) if now - t < 60]
+        with self.gateway.lock:
+            recent = [t for t in self.gateway.calls.get(called, []) if now - t < 60]
             if len(recent) >= behaviour.voice_calls_per_minute:
                 return self._business("isv.BUSINESS_LIMIT_CONTROL")
-            self.server.calls[called] = recent + [now]
-        calls = self.server.spool.count("call")
+            self.gateway.calls[called] = recent + [now]
+        calls = self.gateway.spool.count("call")
         return {"Code": "OK", "Message": "OK", "RequestId": _request_id(),
                 "CallId": f"{int(now) % 10**9}^{calls}"}
 
     def _scripted(self, numbers: list[str]) -> str | None:
-        behaviour = self.server.behaviour
+        behaviour = self.gateway.behaviour
         for n in numbers:
             if n in behaviour.number_codes:
                 return behaviour.number_codes[n]
@@ -370,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _run_notify_with_message_center(self, params: dict[str, str]) -> None:
         """SOAR's OpenAPI: required names as its SDK declares them, ChannelTypeList as the
         SDK flattens a list (ChannelTypeList.1, .2, ...), Params a JSON object."""
-        behaviour = self.server.behaviour
+        behaviour = self.gateway.behaviour
         for name in ("ActionName", "Aliuid", "ComponentName", "EventId", "NodeName",
                      "PlaybookUuid"):
             if not params.get(name):
@@ -438,26 +460,47 @@ def _request_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
+class _Gateway:
+    """What the child knows: the test's behaviour (reloaded from behaviour.json when it
+    changes) and the gateway's own memory: nonces used, voice calls per number.  A reset
+    replaces the whole of it; a request keeps the one it started with."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.lock = threading.Lock()
+        self.behaviour = AliyunBehaviour()
+        self._stamp: tuple[int, int, int] | None = None
+        self.nonces: set[str] = set()
+        self.calls: dict[str, list[float]] = {}
+
+    def reload(self) -> AliyunBehaviour:
+        with self.lock:
+            stat = os.stat(os.path.join(self.spool.directory, "behaviour.json"))
+            # each put() is a new file: its inode tells two writes within one mtime tick apart
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self.behaviour = from_json(AliyunBehaviour, self.spool.get("behaviour.json"))
+                self._stamp = stamp
+            return self.behaviour
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, port: int, spool: Spool) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.spool = spool
-        self.lock = threading.Lock()
-        self.behaviour = AliyunBehaviour()
-        self._behaviour_stamp = 0
-        self.nonces: set[str] = set()
-        self.calls: dict[str, list[float]] = {}
+        self.gateway = _Gateway(spool)
+        self.resets = ResetRequests(spool.directory)
 
-    def reload(self) -> AliyunBehaviour:
-        path = os.path.join(self.spool.directory, "behaviour.json")
-        with self.lock:
-            stamp = os.stat(path).st_mtime_ns
-            if stamp != self._behaviour_stamp:
-                self.behaviour = from_json(AliyunBehaviour, self.spool.get("behaviour.json"))
-                self._behaviour_stamp = stamp
-            return self.behaviour
+    def service_actions(self) -> None:
+        """Every turn of the accept loop: a reset the test asked for.  The old gateway's
+        spool is retired first, so requests still holding it spool nothing from then on."""
+        generation = self.resets.pending()
+        if generation:
+            gateway = _Gateway(self.gateway.spool.renewed())
+            gateway.reload()
+            self.gateway = gateway
+            self.resets.confirm(generation)
 
 
 def main() -> None:

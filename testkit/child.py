@@ -6,6 +6,13 @@ not made green, so a server in a thread of the test process either collides with
 under test or blocks it.  Every loopback server therefore runs as ``python -m testkit.X`` in a
 process of its own — which is also what a real server is — prints ``ready`` once it listens,
 and writes what it received to a spool directory, one JSON record per file, before it answers.
+
+A test can also reset a running child (``ChildServer.reset()``) instead of starting another:
+it writes ``reset.json`` with a new generation number, the child notices it between two
+requests (``ResetRequests.pending()``, polled by its accept loop), starts over with a fresh
+spool and its default state, and confirms with ``reset-done.json``; ``reset()`` returns once
+the child has confirmed.  A request the child was still handling when it reset belongs to the
+old generation: what it spools afterwards is dropped (``Spool.renewed()``).
 """
 
 from __future__ import annotations
@@ -14,18 +21,24 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["free_port", "Spool", "ChildServer", "child_parser", "announce_ready", "from_json"]
+__all__ = ["free_port", "Spool", "ChildServer", "ResetRequests", "child_parser",
+           "announce_ready", "from_json"]
 
 _PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RECORD = re.compile(r"^\d{8,}\.\w+(\.tmp)?$")   # what Spool.write names its files
+RESET_REQUEST = "reset.json"    # written by the test: {"generation": n}
+RESET_DONE = "reset-done.json"  # written by the child once it has reset for generation n
 
 _T = TypeVar("_T")
 
@@ -45,14 +58,28 @@ class Spool:
         self._lock = threading.Lock()
         self._count = 0
         self._counts: dict[str, int] = {}
+        self._retired = False
 
     def write(self, kind: str, record: Any) -> int:
-        """Spool one record of a kind; returns how many of that kind there are now."""
+        """Spool one record of a kind; returns how many of that kind there are now.  A
+        retired spool counts the record but no longer writes it."""
         with self._lock:
             self._count += 1
             self._counts[kind] = self._counts.get(kind, 0) + 1
-            self.put("%08d.%s" % (self._count, kind), record)
+            if not self._retired:
+                self.put("%08d.%s" % (self._count, kind), record)
             return self._counts[kind]
+
+    def renewed(self) -> Spool:
+        """Retire this spool, remove every record it wrote, and return a fresh one over the
+        same directory (the files the test ``put`` there stay).  Whoever still holds this
+        spool, a request that was in flight, writes into nothing from now on."""
+        with self._lock:
+            self._retired = True
+            for name in os.listdir(self.directory):
+                if _RECORD.match(name):
+                    os.remove(os.path.join(self.directory, name))
+        return Spool(self.directory)
 
     def count(self, kind: str) -> int:
         """How many records of a kind this process has written."""
@@ -82,6 +109,7 @@ class ChildServer:
         self.port = 0
         self.spool = Spool(tempfile.mkdtemp(prefix="notify-message-spool-"))
         self._process: subprocess.Popen[str] | None = None
+        self._resets = 0
 
     def __enter__(self) -> ChildServer:
         self.port = free_port()
@@ -96,6 +124,26 @@ class ChildServer:
             raise RuntimeError(f"the loopback server {self.module} did not start")
         return self
 
+    def reset(self, timeout: float = 10.0) -> None:
+        """Have the running child forget what it received and what it was told, and wait
+        until it confirms; the caller puts the default state files first."""
+        if self._process is None:
+            raise RuntimeError(f"the loopback server {self.module} is not running")
+        self._resets += 1
+        self.spool.put(RESET_REQUEST, {"generation": self._resets})
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.spool.get(RESET_DONE)["generation"] >= self._resets:
+                    return
+            except FileNotFoundError:
+                pass
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the loopback server {self.module} exited")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the loopback server {self.module} did not reset")
+            time.sleep(0.002)
+
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:
             self._process.terminate()
@@ -104,6 +152,28 @@ class ChildServer:
                 self._process.stdout.close()
             self._process = None
         shutil.rmtree(self.spool.directory, ignore_errors=True)
+
+
+class ResetRequests:
+    """The child's side of ``ChildServer.reset()``: ``pending()`` is the generation the test
+    asked for and the child has not confirmed yet (0 if none); ``confirm()`` it after
+    resetting.  The file is tiny: reading it on every turn of an accept loop is cheap."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._done = 0
+
+    def pending(self) -> int:
+        try:
+            with open(os.path.join(self.directory, RESET_REQUEST), encoding="utf-8") as f:
+                generation = int(json.load(f)["generation"])
+        except FileNotFoundError:
+            return 0
+        return generation if generation > self._done else 0
+
+    def confirm(self, generation: int) -> None:
+        self._done = generation
+        Spool(self.directory).put(RESET_DONE, {"generation": generation})
 
 
 def from_json(cls: type[_T], record: Mapping[str, Any]) -> _T:

@@ -43,11 +43,15 @@ testkit/child.py): StackStorm's test base classes monkey patch the test process 
 eventlet, so a server thread there would be a greenlet that blocks the client.  The child
 spools every request, connection and accepted message (written before the answer goes out)
 and reloads ``state.json`` - robots, behaviour, scripted answers - when the test changes it.
+``LocalDingTalkServer.reset()`` puts a running server back the way it was made, without a
+new process: the robots and behaviour it was given, no scripts, nothing received, and fresh
+rate windows and throttles.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -63,7 +67,14 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from testkit.child import ChildServer, Spool, announce_ready, child_parser, from_json
+from testkit.child import (
+    ChildServer,
+    ResetRequests,
+    Spool,
+    announce_ready,
+    child_parser,
+    from_json,
+)
 from testkit.tls import server_context
 
 __all__ = ["FakeRobot", "DingTalkBehaviour", "ReceivedMessage", "LocalDingTalkServer",
@@ -155,6 +166,7 @@ class LocalDingTalkServer:
         self.robots = {r.token: r for r in robots}
         self.behaviour = behaviour or DingTalkBehaviour()
         self.scripted: dict[str, list[Any]] = {}
+        self._made = copy.deepcopy((list(self.robots.values()), self.behaviour))
         self._child = ChildServer("testkit.dingtalk_server", ["--server-pem", server_pem])
 
     @property
@@ -189,6 +201,19 @@ class LocalDingTalkServer:
         ("http", status), ("sleep", seconds) before answering, ("text", raw body)."""
         self.scripted.setdefault(token, []).extend(answers)
         self._publish()
+
+    def reset(self) -> None:
+        """Put the running server back the way it was made: the robots and behaviour given to
+        the constructor, no scripted answers; nothing received (requests, connections,
+        messages), and DingTalk's own memory gone: rate windows, throttles.  Returns once the
+        child has confirmed, so the next request is served by the reset server; a request
+        still in flight from before is answered, but what it would spool is dropped."""
+        robots, behaviour = copy.deepcopy(self._made)
+        self.robots = {r.token: r for r in robots}
+        self.behaviour = behaviour
+        self.scripted = {}
+        self._publish()
+        self._child.reset()
 
     @property
     def received(self) -> list[ReceivedMessage]:
@@ -230,7 +255,8 @@ class LocalDingTalkServer:
 
 class _State:
     """What the child knows: the test's robots, behaviour and scripts (reloaded from
-    state.json when it changes), and DingTalk's own per-robot counters."""
+    state.json when it changes), and DingTalk's own per-robot counters.  A reset replaces
+    the whole of it; a request keeps the one it started with."""
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
@@ -242,15 +268,17 @@ class _State:
         self.sent: dict[str, deque[float]] = {}
         self.throttled_until: dict[str, float] = {}
         self.in_flight = 0
-        self._stamp = 0
+        self._stamp: tuple[int, int, int] | None = None
 
     def reload(self) -> None:
         path = os.path.join(self.spool.directory, "state.json")
         with self.lock:
             try:
-                stamp = os.stat(path).st_mtime_ns
+                stat = os.stat(path)
             except FileNotFoundError:
                 return
+            # each put() is a new file: its inode tells two writes within one mtime tick apart
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             if stamp == self._stamp:
                 return
             state = self.spool.get("state.json")
@@ -516,6 +544,17 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.tls = tls
         self.state = state
+        self.resets = ResetRequests(state.spool.directory)
+
+    def service_actions(self) -> None:
+        """Every turn of the accept loop: a reset the test asked for.  The old state's spool
+        is retired first, so requests still holding it spool nothing from then on."""
+        generation = self.resets.pending()
+        if generation:
+            state = _State(self.state.spool.renewed())
+            state.reload()
+            self.state = state
+            self.resets.confirm(generation)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # the TLS handshake runs in the connection's own thread, not the accept loop

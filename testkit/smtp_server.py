@@ -6,7 +6,8 @@ By default it behaves like QQ / NetEase: AUTH is required, a wrong authorization
 other answers the tests need.
 
 It runs in a child process (see testkit/child.py); each accepted message is spooled before
-the ``250`` goes out.
+the ``250`` goes out.  ``LocalSmtpServer.reset()`` forgets the sessions and mail received so
+far without a new process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from testkit.child import ChildServer, Spool, announce_ready, child_parser, free_port
+from testkit.child import (
+    ChildServer,
+    ResetRequests,
+    Spool,
+    announce_ready,
+    child_parser,
+    free_port,
+)
 
 if TYPE_CHECKING:  # aiosmtpd is imported by the child only, when it serves
     from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -72,6 +80,12 @@ class LocalSmtpServer:
     def port(self) -> int:
         return self._child.port
 
+    def reset(self) -> None:
+        """Forget the sessions and mail received so far (the behaviour, given on the child's
+        command line, stays as it was made).  Returns once the child has confirmed; a session
+        that began before writes nothing from then on."""
+        self._child.reset()
+
     @property
     def received(self) -> list[ReceivedMail]:
         return [ReceivedMail(r["login"], r["mail_from"], tuple(r["rcpt_tos"]),
@@ -90,6 +104,22 @@ class LocalSmtpServer:
 
 
 # --------------------------------------------------------------------------- the child
+class _Current:
+    """The spool of the current generation; every connection keeps the one it began with."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+
+async def _watch_resets(current: _Current, resets: ResetRequests) -> None:
+    while True:
+        generation = resets.pending()
+        if generation:
+            current.spool = current.spool.renewed()
+            resets.confirm(generation)
+        await asyncio.sleep(0.02)
+
+
 class _Handler:
     def __init__(self, behaviour: SmtpBehaviour, spool: Spool) -> None:
         self.behaviour = behaviour
@@ -157,20 +187,25 @@ async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: 
 
     from testkit.tls import server_context
 
-    handler = _Handler(behaviour, spool)
+    current = _Current(spool)
+
+    def connection() -> SMTP:
+        handler = _Handler(behaviour, current.spool)
+        return SMTP(handler, authenticator=handler.authenticate, auth_required=True,
+                    auth_require_tls=False, hostname="localhost")
+
     tls = server_context(server_pem) if server_pem else None
     # aiosmtpd cannot tell that an implicit-TLS connection is encrypted, so AUTH has to be
     # allowed "without TLS" for it to work at all; its warnings about that are noise here.
     warnings.filterwarnings("ignore")
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(handler, authenticator=handler.authenticate, auth_required=True,
-                     auth_require_tls=False, hostname="localhost"),
-        host="127.0.0.1", port=port, ssl=tls)
+    server = await loop.create_server(connection, host="127.0.0.1", port=port, ssl=tls)
     announce_ready()
+    watcher = asyncio.create_task(_watch_resets(current, ResetRequests(spool.directory)))
     async with server:
         await server.serve_forever()
+    watcher.cancel()
 
 
 def main() -> None:
