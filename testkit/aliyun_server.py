@@ -513,7 +513,7 @@ def main() -> None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
     announce_ready()
     try:
-        server.serve_forever(0.05)
+        server.serve_forever(0.01)  # a reset waits for a turn of this loop
     except KeyboardInterrupt:
         pass
 

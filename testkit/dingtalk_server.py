@@ -576,7 +576,7 @@ def main() -> None:
     server = _Server(args.port, server_context(args.server_pem), _State(Spool(args.spool)))
     announce_ready()
     try:
-        server.serve_forever(0.05)
+        server.serve_forever(0.01)  # a reset waits for a turn of this loop
     except KeyboardInterrupt:
         pass
 

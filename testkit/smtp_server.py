@@ -117,7 +117,7 @@ async def _watch_resets(current: _Current, resets: ResetRequests) -> None:
         if generation:
             current.spool = current.spool.renewed()
             resets.confirm(generation)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 class _Handler:
