@@ -209,6 +209,12 @@ class LocalAliyunServer:
         self._child.spool.put("behaviour.json", asdict(self.behaviour))
         self._child.reset()
 
+    def reset_as(self, behaviour: AliyunBehaviour) -> None:
+        """Reset, and from now on be as if made with this behaviour: a server kept running
+        for a whole test session serves each test as that test made it."""
+        self._made = copy.deepcopy(behaviour)
+        self.reset()
+
     @property
     def received(self) -> list[ReceivedCall]:
         return [ReceivedCall(**record) for record in self._child.spool.read("call")]

@@ -215,6 +215,13 @@ class LocalDingTalkServer:
         self._publish()
         self._child.reset()
 
+    def reset_as(self, robots: list[FakeRobot] | tuple[FakeRobot, ...] = (),
+                 behaviour: DingTalkBehaviour | None = None) -> None:
+        """Reset, and from now on be as if made with these robots and behaviour: a server
+        kept running for a whole test session serves each test as that test made it."""
+        self._made = copy.deepcopy((list(robots), behaviour or DingTalkBehaviour()))
+        self.reset()
+
     @property
     def received(self) -> list[ReceivedMessage]:
         return [ReceivedMessage(r["token"], r["body"], r["signed"], tuple(r["notified"]))
