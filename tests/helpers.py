@@ -86,16 +86,15 @@ def dingtalk_robot(server, name="soc-oncall", token=DINGTALK_TOKEN, **fields):
     return dict({"name": name, "webhook": server.webhook(token)}, **fields)
 
 
-# --- the actions' metadata and the sample playbook --------------------------------------
+# --- the sample playbook, a builder for playbooks of any shape, the actions' metadata ---
 
 PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
-
-
-def action_metadata(name="notifyByCustom"):
-    import yaml
-
-    with open(os.path.join(PACK_DIR, "actions", name + ".yaml")) as f:
-        return yaml.safe_load(f)
+SAMPLE_NAME = "notify_message_test_playbook"
+# how the shipped sample workflow was generated (see the README)
+SAMPLE_DESCRIPTION = ("The NotifyMessage component's sample playbook: a Message Center "
+                      "notification (notifyByMessageCenter), then a custom email "
+                      "(notifyByCustom).")
+ASSET_UUID = "acde2ae8-8b01-4bec-97c4-44ba6c9ba457"
 
 
 def sample():
@@ -107,6 +106,50 @@ def sample():
 def value_data(playbook, action_name):
     [node] = [c for c in playbook["cells"] if c.get("data", {}).get("actionName") == action_name]
     return node["data"]["valueData"]
+
+
+# --- a small builder for playbooks of any shape, in the editor's export format -----------
+def start(cell_id="start"):
+    return {"id": cell_id, "shape": "circle", "isNode": True,
+            "data": {"nodeType": "startEvent", "nodeName": "start"}}
+
+
+def end(cell_id="end"):
+    return {"id": cell_id, "shape": "circle", "isNode": True,
+            "data": {"nodeType": "endEvent", "nodeName": "end"}}
+
+
+def notify(name, action="notifyByCustom", value=None, **data):
+    value = {"email": 1, "receivers": "a@163.com", "emailcontext": name} if value is None \
+        else value
+    fields = {"componentName": "NotifyMessage", "nodeType": "action", "appType": "component",
+              "nodeName": name, "actionName": action, "valueData": value}
+    fields.update(data)
+    return {"id": "id-" + name, "shape": "activity", "isNode": True, "data": fields}
+
+
+def flow(source, target, edge_id=None, **data):
+    return {"id": edge_id or f"flow-{source}-{target}", "shape": "custom-edge", "isNode": False,
+            "data": dict({"nodeType": "sequenceFlow"}, **data),
+            "source": {"cell": source}, "target": {"cell": target}}
+
+
+def playbook(*cells):
+    return {"cells": list(cells)}
+
+
+def chain(*names):
+    """start -> names... -> end"""
+    ids = ["start"] + ["id-" + n for n in names] + ["end"]
+    return [start(), end()] + [notify(n) for n in names] + [
+        flow(a, b) for a, b in zip(ids, ids[1:])]
+
+
+def action_metadata(name="notifyByCustom"):
+    import yaml
+
+    with open(os.path.join(PACK_DIR, "actions", name + ".yaml")) as f:
+        return yaml.safe_load(f)
 
 
 def node_value_data(action_name):
@@ -132,7 +175,8 @@ def inbound_body(**fields):
     return json.dumps(data).encode()
 
 
-SENSOR_SECRET = "SECsensor-app-secret-42"
+SENSOR_SECRET = "SECsensor-app-secret-42"   # the AppSecret of the sensors' listener
+INBOUND_PATH = "/dingtalk/outgoing"
 
 
 def outgoing_headers(timestamp=None, secret=SENSOR_SECRET):
@@ -144,7 +188,7 @@ def outgoing_headers(timestamp=None, secret=SENSOR_SECRET):
             "Content-Type": "application/json; charset=utf-8"}
 
 
-def post_to_listener(port, raw, headers, path, method="POST"):
+def post_to_listener(port, raw, headers, path=INBOUND_PATH, method="POST"):
     """(status, parsed JSON answer) of one request to the inbound listener on 127.0.0.1."""
     import http.client
 

@@ -5,10 +5,9 @@ import socket
 import threading
 
 import pytest
-from conftest import SMTP_CODE, SMTP_LOGIN, smtp_instance
+from helpers import SMTP_CODE, SMTP_LOGIN, free_port, smtp_instance
 
 from notify_message import notify_by_custom
-from testkit.smtp_server import free_port
 
 SAMPLE = {"email": 1, "receivers": '[{"userid":-1,"email":"xxx@163.com"}]',
           "emailTitle": "Custom notification test", "emailcontext": "Custom notification test"}

@@ -3,9 +3,10 @@ at once, over one keep-alive HTTP client."""
 
 import time
 
-from conftest import FakeRobot, dingtalk_config, dingtalk_robot, smtp_instance
+from helpers import dingtalk_config, dingtalk_robot, smtp_instance
 
 from notify_message import notify_by_custom
+from testkit.dingtalk_server import FakeRobot
 
 
 def robots_on(server, count):

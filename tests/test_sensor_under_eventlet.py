@@ -10,12 +10,14 @@ import tempfile
 import textwrap
 import time
 
-from conftest import PACK_DIR
+from helpers import PACK_DIR
+from helpers import SENSOR_SECRET as SECRET
+from helpers import free_port
+from helpers import inbound_body as body
+from helpers import outgoing_headers as signed_headers
+from helpers import post_to_listener as send
 from notify_message.channels.dingtalk.inbound import DEFAULT_PATH
-from test_dingtalk_inbound import body
-from test_sensor_dingtalk_inbound import SECRET, send, signed_headers
 
-from testkit.child import free_port
 
 # Runs the sensor the way the sensor container does: patched first, the sensor module loaded
 # from its own folder only (it must find actions/lib itself), run() in a green thread.

@@ -5,12 +5,11 @@ import json
 import logging
 
 import pytest
-from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, SIGN_NAME, SMS_TEMPLATE
+from helpers import ALIYUN_KEY_ID, ALIYUN_SECRET, SIGN_NAME, SMS_TEMPLATE, free_port
 
 from notify_message import notify_by_custom
 from notify_message.aliyun.client import explain_common_error
 from notify_message.channels.phone.sms import MAX_NUMBERS_PER_REQUEST, SMS_ERRORS
-from testkit.smtp_server import free_port
 
 TEXT = "【告警】主机 web-01 检测到可疑登录，请立即处理"
 

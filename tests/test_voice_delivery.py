@@ -4,7 +4,7 @@ number, the template's settings on the wire, the per-number limit, every error e
 import json
 
 import pytest
-from conftest import SHOW_NUMBER, TTS_TEMPLATE
+from helpers import SHOW_NUMBER, TTS_TEMPLATE
 
 from notify_message import notify_by_custom
 from notify_message.channels.phone.voice import VOICE_ERRORS
