@@ -240,6 +240,11 @@ class LocalDingTalkServer:
         """The most requests the server was handling at the same time."""
         return max((r["in_flight"] for r in self._child.spool.read("request")), default=0)
 
+    @property
+    def request_times(self) -> list[float]:
+        """When each request arrived (its body read), as ``time.time()``, in order."""
+        return [r["time"] for r in self._child.spool.read("request")]
+
     def _publish(self) -> None:
         if self._child.port:
             self._child.spool.put("state.json", {
@@ -321,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.reload()
         with state.lock:
             state.in_flight += 1
-            state.spool.write("request", {"in_flight": state.in_flight})
+            state.spool.write("request", {"in_flight": state.in_flight, "time": time.time()})
         try:
             self._handle(state, raw)
         finally:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 from helpers import PACK_DIR
 from helpers import SENSOR_SECRET as SECRET
@@ -74,12 +73,12 @@ def test_the_listener_serves_and_stops_under_eventlet_monkey_patching():
                               stop_file], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stdout.readline().strip() == "ready"
-        started = time.monotonic()
+        # each answer comes within the client's timeout (5 s) or send() raises: a listener
+        # that blocked the patched process would never answer
         answers = [send(port, body(msgId="green-1"), signed_headers(), DEFAULT_PATH)[0],
                    send(port, body(msgId="green-2"), signed_headers(secret="SECforged"),
                         DEFAULT_PATH)[0],
                    send(port, body(msgId="green-1"), signed_headers(), DEFAULT_PATH)[0]]
-        assert time.monotonic() - started < 5
         open(stop_file, "w").close()
         report = json.loads(child.stdout.readline())
         assert child.wait(10) == 0
