@@ -43,7 +43,11 @@ from helpers import (  # noqa: E402,F401 - re-exported for modules that import t
 )
 
 from testkit.aliyun_server import AliyunBehaviour, LocalAliyunServer  # noqa: E402
-from testkit.dingtalk_server import DingTalkBehaviour, FakeRobot, LocalDingTalkServer  # noqa: E402,E501,F401
+from testkit.dingtalk_server import (  # noqa: E402,F401 - FakeRobot re-exported
+    DingTalkBehaviour,
+    FakeRobot,
+    LocalDingTalkServer,
+)
 from testkit.smtp_server import LocalSmtpServer, SmtpBehaviour  # noqa: E402
 from testkit.st2_api import LocalSt2Api  # noqa: E402
 from testkit.tls import make_local_ca  # noqa: E402
@@ -63,11 +67,17 @@ class ServerPool:
         self.started = collections.Counter()   # kind -> how many were started
 
     def lend(self, kind, make, remake=lambda server: server.reset()):
+        server = None
         idle = self._idle[kind]
-        if idle:
+        while idle and server is None:
             server = idle.pop()
-            remake(server)
-        else:
+            try:
+                remake(server)
+            except (RuntimeError, TimeoutError):  # the child died or hangs: start another
+                self._running.remove(server)
+                server.__exit__(None, None, None)
+                server = None
+        if server is None:
             server = make()
             server.__enter__()
             self._running.append(server)
