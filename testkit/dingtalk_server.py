@@ -14,16 +14,17 @@ pack (tests/test_oracles_are_independent.py keeps it so): every rule is restated
 "DingTalk's rules", from DingTalk's public documentation of the custom group robot
 (自定义机器人) on the DingTalk Open Platform (open.dingtalk.com):
 
-- "自定义机器人接入" / "Custom robot access", and its "安全设置" (security settings)
-  section: the webhook ``https://oapi.dingtalk.com/robot/send?access_token=...``; custom
-  keywords (up to 10; a message must contain at least one of them); 加签 (signing): the
-  string ``timestamp + "\n" + secret`` signed with HmacSHA256 keyed by the secret,
-  Base64-encoded, then urlEncoded, UTF-8 throughout; ``timestamp`` in milliseconds, "no more
-  than 1 hour away from the time of the call"; and the IP address ranges (IP地址段).
-- The same page's "消息发送频率限制" (send frequency limit): "each robot sends at most 20
+- "自定义机器人接入" / "Custom robot access" (open.dingtalk.com/document/group/
+  custom-robot-access) and its security settings (安全设置): the webhook
+  ``https://oapi.dingtalk.com/robot/send?access_token=...``; custom keywords (up to 10; a
+  message must contain at least one of them); 加签 (signing): the string
+  ``timestamp + "\\n" + secret`` signed with HmacSHA256 keyed by the secret, Base64-encoded,
+  then urlEncoded, UTF-8 throughout, ``timestamp`` in milliseconds and "no more than 1 hour
+  away from the time of the call"; and the IP address ranges (IP地址段).
+- The same page's send frequency limit (消息发送频率限制): "each robot sends at most 20
   messages a minute; above 20 it is throttled for 10 minutes" (errcode 130101).
-- "消息类型及数据格式" (message types and data format, open.dingtalk.com/document/
-  development/robot-message-type): text{content}; link{title, text, messageUrl, picUrl};
+- The message types page (消息类型, open.dingtalk.com/document/development/
+  robot-message-type): text{content}; link{title, text, messageUrl; picUrl optional};
   markdown{title, text}; actionCard{title, text, singleTitle, singleURL} (one button for the
   whole card) or {title, text, btnOrientation, btns[{title, actionURL}]} (a button each);
   feedCard{links[{title, messageURL, picURL}]}; ``at`` {atMobiles, atUserIds, isAtAll}
@@ -34,7 +35,7 @@ pack (tests/test_oracles_are_independent.py keeps it so): every rule is restated
   (缺少参数), -1 and 410100.  460101 for a body over 20000 bytes is DingTalk's answer as
   users quote it ("message too long, exceed 20000 bytes", in github.com/timonwong/
   prometheus-webhook-dingtalk issue 30 and github.com/feiyu563/PrometheusAlert issue 318);
-  the documentation pages above do not state that limit.
+  the limit was not found stated on the documentation pages above.
 - ``/robot/sendBySession``: the ``sessionWebhook`` an outgoing robot's message carries
   (机器人接收消息 / "receive messages"), answered here like the webhook.
 
