@@ -7,8 +7,8 @@ import os
 import pytest
 import yaml
 from helpers import (
-    PACK_DIR,
     ASSET_UUID,
+    PACK_DIR,
     SAMPLE_DESCRIPTION,
     SAMPLE_NAME,
     chain,
