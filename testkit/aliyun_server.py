@@ -209,6 +209,12 @@ class LocalAliyunServer:
         self._child.spool.put("behaviour.json", asdict(self.behaviour))
         self._child.reset()
 
+    def reset_as(self, behaviour: AliyunBehaviour) -> None:
+        """Reset, and from now on be as if made with this behaviour: a server kept running
+        for a whole test session serves each test as that test made it."""
+        self._made = copy.deepcopy(behaviour)
+        self.reset()
+
     @property
     def received(self) -> list[ReceivedCall]:
         return [ReceivedCall(**record) for record in self._child.spool.read("call")]
@@ -513,7 +519,7 @@ def main() -> None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
     announce_ready()
     try:
-        server.serve_forever(0.05)
+        server.serve_forever(0.01)  # a reset waits for a turn of this loop
     except KeyboardInterrupt:
         pass
 

@@ -216,6 +216,13 @@ class LocalDingTalkServer:
         self._publish()
         self._child.reset()
 
+    def reset_as(self, robots: list[FakeRobot] | tuple[FakeRobot, ...] = (),
+                 behaviour: DingTalkBehaviour | None = None) -> None:
+        """Reset, and from now on be as if made with these robots and behaviour: a server
+        kept running for a whole test session serves each test as that test made it."""
+        self._made = copy.deepcopy((list(robots), behaviour or DingTalkBehaviour()))
+        self.reset()
+
     @property
     def received(self) -> list[ReceivedMessage]:
         return [ReceivedMessage(r["token"], r["body"], r["signed"], tuple(r["notified"]))
@@ -233,6 +240,11 @@ class LocalDingTalkServer:
     def max_in_flight(self) -> int:
         """The most requests the server was handling at the same time."""
         return max((r["in_flight"] for r in self._child.spool.read("request")), default=0)
+
+    @property
+    def request_times(self) -> list[float]:
+        """When each request arrived (its body read), as ``time.time()``, in order."""
+        return [r["time"] for r in self._child.spool.read("request")]
 
     def _publish(self) -> None:
         if self._child.port:
@@ -315,7 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.reload()
         with state.lock:
             state.in_flight += 1
-            state.spool.write("request", {"in_flight": state.in_flight})
+            state.spool.write("request", {"in_flight": state.in_flight, "time": time.time()})
         try:
             self._handle(state, raw)
         finally:
@@ -577,7 +589,7 @@ def main() -> None:
     server = _Server(args.port, server_context(args.server_pem), _State(Spool(args.spool)))
     announce_ready()
     try:
-        server.serve_forever(0.05)
+        server.serve_forever(0.01)  # a reset waits for a turn of this loop
     except KeyboardInterrupt:
         pass
 

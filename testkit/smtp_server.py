@@ -95,6 +95,16 @@ class LocalSmtpServer:
     def sessions(self) -> int:
         return len(self._child.spool.read("session"))
 
+    @property
+    def session_times(self) -> list[float]:
+        """When each session began (its EHLO), as ``time.time()``, in order."""
+        return [r["time"] for r in self._child.spool.read("session")]
+
+    @property
+    def mail_times(self) -> list[float]:
+        """When each message was accepted (before its 250), as ``time.time()``, in order."""
+        return [r["time"] for r in self._child.spool.read("mail")]
+
     def __enter__(self) -> LocalSmtpServer:
         self._child.__enter__()
         return self
@@ -117,7 +127,7 @@ async def _watch_resets(current: _Current, resets: ResetRequests) -> None:
         if generation:
             current.spool = current.spool.renewed()
             resets.confirm(generation)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 class _Handler:
@@ -178,7 +188,7 @@ class _Handler:
         self.spool.write("mail", {
             "login": session.auth_data, "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
-            "data": base64.b64encode(data).decode()})
+            "data": base64.b64encode(data).decode(), "time": time.time()})
         return "250 Mail OK queued as loopback"
 
 

@@ -1,6 +1,14 @@
-"""Shared fixtures: the pack's import paths, the st2 stand-in, and loopback servers."""
+"""Shared fixtures: the pack's import paths, the st2 stand-in, and loopback servers.
 
-import contextlib
+Every loopback server is a child process (testkit/child.py), so starting one costs a Python
+start.  The fixtures therefore hand out servers from a pool that lives for the session: a
+server is started the first time a test needs one of its kind, and every later test gets it
+back reset (``reset()``: nothing received, the gateway's and DingTalk's own memory gone) and
+configured as that test asked.  Helpers that are not fixtures live in helpers.py."""
+
+import collections
+import dataclasses
+import json
 import os
 import sys
 
@@ -17,11 +25,75 @@ try:  # the real StackStorm, under st2-run-pack-tests / st2check --pytest
 except ImportError:  # plain pytest: the declared stand-in
     sys.path.insert(0, os.path.join(PACK_DIR, "tests", "st2_standin"))
 
+from helpers import (  # noqa: E402,F401 - re-exported for modules that import them from here
+    ALIYUN_KEY_ID,
+    ALIYUN_SECRET,
+    DINGTALK_SECRET,
+    DINGTALK_TOKEN,
+    SHOW_NUMBER,
+    SIGN_NAME,
+    SMS_TEMPLATE,
+    SMTP_CODE,
+    SMTP_LOGIN,
+    TTS_TEMPLATE,
+    aliyun_config,
+    dingtalk_config,
+    dingtalk_robot,
+    smtp_instance,
+)
+
+from testkit.aliyun_server import AliyunBehaviour, LocalAliyunServer  # noqa: E402
+from testkit.dingtalk_server import (  # noqa: E402,F401 - FakeRobot re-exported
+    DingTalkBehaviour,
+    FakeRobot,
+    LocalDingTalkServer,
+)
 from testkit.smtp_server import LocalSmtpServer, SmtpBehaviour  # noqa: E402
+from testkit.st2_api import LocalSt2Api  # noqa: E402
 from testkit.tls import make_local_ca  # noqa: E402
 
-SMTP_LOGIN = "soc-alerts@163.com"
-SMTP_CODE = "Xq7hTbLr9sWm2KpZ"  # a made-up authorization code; must never show in results
+
+class ServerPool:
+    """Running loopback servers by kind, each lent to one test at a time.  ``lend(kind,
+    make, remake)`` gives an idle server of that kind after ``remake(server)`` (a reset to
+    what the test asks for), or enters ``make()`` when every server of the kind is lent out
+    (the first test, or a test using two at once); ``give_back()`` returns what a test
+    borrowed."""
+
+    def __init__(self):
+        self._idle = collections.defaultdict(list)
+        self._lent = []
+        self._running = []
+        self.started = collections.Counter()   # kind -> how many were started
+
+    def lend(self, kind, make, remake=lambda server: server.reset()):
+        server = None
+        idle = self._idle[kind]
+        while idle and server is None:
+            server = idle.pop()
+            try:
+                remake(server)
+            except (RuntimeError, TimeoutError):  # the child died or hangs: start another
+                self._running.remove(server)
+                server.__exit__(None, None, None)
+                server = None
+        if server is None:
+            server = make()
+            server.__enter__()
+            self._running.append(server)
+            self.started[kind] += 1
+        self._lent.append((kind, server))
+        return server
+
+    def give_back(self):
+        for kind, server in self._lent:
+            self._idle[kind].append(server)
+        self._lent = []
+
+    def close(self):
+        for server in self._running:
+            server.__exit__(None, None, None)
+        self._running = []
 
 
 @pytest.fixture(scope="session")
@@ -31,33 +103,36 @@ def local_ca():
     ca.cleanup()
 
 
+@pytest.fixture(scope="session")
+def server_pool():
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def smtp_server(local_ca):
-    """Start loopback SMTP servers: ``smtp_server(**SmtpBehaviour fields)``; implicit TLS
-    and AUTH with SMTP_LOGIN / SMTP_CODE unless told otherwise."""
-    with contextlib.ExitStack() as running:  # every server started is stopped
-
-        def start(tls=True, **behaviour):
-            behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
-            server = LocalSmtpServer(local_ca.server_pem if tls else None,
-                                     SmtpBehaviour(**behaviour))
-            return running.enter_context(server)
-
-        yield start
+def servers(server_pool):
+    """The pool, for one test: what the test borrowed goes back when it ends."""
+    yield server_pool
+    server_pool.give_back()
 
 
-def smtp_instance(server, local_ca, **overrides):
-    """A config entry for an SMTP instance pointing at a loopback server."""
-    instance = {
-        "assetname": "soc-163",
-        "emailSendServer": "127.0.0.1:%d" % server.port,
-        "emailUsername": SMTP_LOGIN,
-        "emailPassword": SMTP_CODE,
-        "ca_bundle": local_ca.ca_file,
-        "timeout": 5,
-    }
-    instance.update(overrides)
-    return instance
+# --- email ------------------------------------------------------------------------------
+
+@pytest.fixture
+def smtp_server(servers, local_ca):
+    """Loopback SMTP servers: ``smtp_server(**SmtpBehaviour fields)``; implicit TLS and AUTH
+    with SMTP_LOGIN / SMTP_CODE unless told otherwise.  The SMTP child takes its behaviour on
+    its command line, so there is one pooled kind per behaviour."""
+
+    def start(tls=True, **behaviour):
+        behaviour.setdefault("accounts", {SMTP_LOGIN: SMTP_CODE})
+        made = SmtpBehaviour(**behaviour)
+        kind = ("smtp", tls, json.dumps(dataclasses.asdict(made), sort_keys=True))
+        return servers.lend(kind, lambda: LocalSmtpServer(local_ca.server_pem if tls else None,
+                                                          made))
+
+    return start
 
 
 @pytest.fixture
@@ -74,14 +149,6 @@ def smtp_config(smtp_server, local_ca):
 
 # --- Alibaba Cloud SMS and voice ----------------------------------------------------------
 
-from testkit.aliyun_server import AliyunBehaviour, LocalAliyunServer  # noqa: E402
-
-ALIYUN_KEY_ID = "LTAI5tQm8LocalTestKey"          # made up; like the secret, never in results
-ALIYUN_SECRET = "sV3kR9pX2wL7nQ4tB8mZ1cF6hJ0dYe"
-SIGN_NAME, SMS_TEMPLATE, TTS_TEMPLATE = "云安全中心", "SMS_460000001", "TTS_460000001"
-SHOW_NUMBER = "057112345678"
-
-
 @pytest.fixture(scope="session")
 def aliyun_server_pem(local_ca):
     """Key and certificate chain for the loopback gateway, issued by the local CA."""
@@ -89,41 +156,20 @@ def aliyun_server_pem(local_ca):
 
 
 @pytest.fixture
-def aliyun_server(aliyun_server_pem):
-    """Start loopback Alibaba Cloud gateways (child processes):
-    ``aliyun_server(**AliyunBehaviour fields)``; HTTPS with the local CA and the
-    ALIYUN_KEY_ID / ALIYUN_SECRET account."""
-    with contextlib.ExitStack() as running:  # every server started is stopped
+def aliyun_server(servers, aliyun_server_pem):
+    """Loopback Alibaba Cloud gateways: ``aliyun_server(**AliyunBehaviour fields)``; HTTPS
+    with the local CA and the ALIYUN_KEY_ID / ALIYUN_SECRET account.  The gateway reloads its
+    behaviour before each request, so one pooled kind serves every behaviour: the server is
+    reset as if made with this test's."""
 
-        def start(tls=True, **behaviour):
-            behaviour.setdefault("accounts", {ALIYUN_KEY_ID: ALIYUN_SECRET})
-            server = LocalAliyunServer(AliyunBehaviour(**behaviour),
-                                       aliyun_server_pem if tls else None)
-            return running.enter_context(server)
+    def start(tls=True, **behaviour):
+        behaviour.setdefault("accounts", {ALIYUN_KEY_ID: ALIYUN_SECRET})
+        made = AliyunBehaviour(**behaviour)
+        return servers.lend(("aliyun", tls),
+                            lambda: LocalAliyunServer(made, aliyun_server_pem if tls else None),
+                            lambda server: server.reset_as(made))
 
-        yield start
-
-
-def aliyun_config(server, local_ca, voice=True, profile=None, **aliyun):
-    """A pack config with the aliyun account pointing at a loopback server and one SMS
-    profile (with a voice template unless ``voice=False``)."""
-    section = {
-        "access_key_id": ALIYUN_KEY_ID,
-        "access_key_secret": ALIYUN_SECRET,
-        "endpoints": {"dysmsapi": server.url, "dyvmsapi": server.url},
-        "allowed_endpoint_hosts": ["127.0.0.1"],
-        "ca_bundle": local_ca.ca_file,
-        "timeout": 5,
-        "retry_backoff": 0,
-    }
-    section.update(aliyun)
-    entry = {"name": "oncall", "sign_name": SIGN_NAME, "template_code": SMS_TEMPLATE,
-             "template_param": "content"}
-    if voice:
-        entry["voice"] = {"tts_code": TTS_TEMPLATE, "tts_param": "content",
-                          "show_number": SHOW_NUMBER}
-    entry.update(profile or {})
-    return {"aliyun": section, "sms_profiles": [entry]}
+    return start
 
 
 @pytest.fixture
@@ -139,43 +185,19 @@ def sms_config(aliyun_server, local_ca):
 
 # --- DingTalk: a loopback HTTPS server that behaves like oapi.dingtalk.com ---------------
 
-from testkit.dingtalk_server import DingTalkBehaviour, FakeRobot, LocalDingTalkServer  # noqa: E402,E501
-
-DINGTALK_TOKEN = "9f3c2a7be1d04c58a6b2e0f4d7c91a3e5b8f6d2c4a1e7b9d0c3f5a8e2b6d4f10"  # made up
-DINGTALK_SECRET = "SEC4f1a9c7e2b5d8f0a3c6e9b2d5f8a1c4e7b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2"  # made up
-
-
 @pytest.fixture
-def dingtalk_server(local_ca):
-    """Start loopback DingTalk servers (child processes):
-    ``dingtalk_server([FakeRobot(...)], **DingTalkBehaviour fields)``."""
-    with contextlib.ExitStack() as running:  # every server started is stopped
+def dingtalk_server(servers, local_ca):
+    """Loopback DingTalk servers: ``dingtalk_server([FakeRobot(...)], **DingTalkBehaviour
+    fields)``.  Like the gateway it reloads robots and behaviour before each request: one
+    pooled kind, reset as if made with this test's robots and behaviour."""
 
-        def start(robots=(), **behaviour):
-            server = LocalDingTalkServer(local_ca.server_pem, list(robots),
-                                         DingTalkBehaviour(**behaviour))
-            return running.enter_context(server)
+    def start(robots=(), **behaviour):
+        robots, made = list(robots), DingTalkBehaviour(**behaviour)
+        return servers.lend("dingtalk",
+                            lambda: LocalDingTalkServer(local_ca.server_pem, robots, made),
+                            lambda server: server.reset_as(robots, made))
 
-        yield start
-
-
-def dingtalk_config(server, local_ca, *robots, **settings):
-    """A pack config whose dingtalk_robots point at a loopback server; retries are fast."""
-    config = {
-        "dingtalk_robots": list(robots),
-        "dingtalk_allowed_hosts": [server.host],
-        "dingtalk_ca_bundle": local_ca.ca_file,
-        "dingtalk_retry_seconds": 1,
-        "dingtalk_retry_backoff": 0.01,
-        "dingtalk_timeout": 2,
-    }
-    config.update(settings)
-    return config
-
-
-def dingtalk_robot(server, name="soc-oncall", token=DINGTALK_TOKEN, **fields):
-    """A dingtalk_robots entry for a robot on a loopback server."""
-    return dict({"name": name, "webhook": server.webhook(token)}, **fields)
+    return start
 
 
 @pytest.fixture
@@ -185,3 +207,15 @@ def signed_robot(dingtalk_server, local_ca):
     config = dingtalk_config(server, local_ca,
                              dingtalk_robot(server, secret=DINGTALK_SECRET, default=True))
     return config, server
+
+
+# --- st2's API, for trigger dispatch ---------------------------------------------------------
+
+@pytest.fixture
+def st2_api(servers):
+    """``st2_api(token)``: a loopback st2 API accepting that token, nothing dispatched yet."""
+
+    def start(token):
+        return servers.lend(("st2_api", token), lambda: LocalSt2Api(token=token))
+
+    return start

@@ -5,18 +5,19 @@ import json
 
 import jsonschema
 import pytest
-from conftest import (
+from helpers import (
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
     SMTP_CODE,
-    FakeRobot,
+    action_metadata,
     dingtalk_config,
     dingtalk_robot,
     smtp_instance,
 )
 from notifyByCustom import NotifyByCustomAction
 from st2tests.base import BaseActionTestCase
-from test_action_notify_by_custom import action_metadata
+
+from testkit.dingtalk_server import FakeRobot
 
 
 class NotifyByCustomDingTalkActionTestCase(BaseActionTestCase):

@@ -9,8 +9,7 @@ import yaml
 from importPlaybook import ImportPlaybookAction
 from notify_message.cli import main as cli_main
 from st2tests.base import BaseActionTestCase
-from test_action_notify_by_custom import action_metadata
-from test_playbook_import import ASSET_UUID, PLAYBOOK, chain, playbook, sample
+from helpers import ASSET_UUID, PLAYBOOK, action_metadata, chain, playbook, sample
 
 
 class ImportPlaybookActionTestCase(BaseActionTestCase):

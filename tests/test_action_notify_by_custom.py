@@ -2,28 +2,12 @@
 st2-run-pack-tests, the stand-in under plain pytest)."""
 
 import json
-import os
 
 import jsonschema
 import pytest
-import yaml
-from conftest import PACK_DIR, SMTP_CODE, smtp_instance
+from helpers import SMTP_CODE, action_metadata, node_value_data, smtp_instance
 from notifyByCustom import NotifyByCustomAction
 from st2tests.base import BaseActionTestCase
-
-PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
-
-
-def node_value_data(action_name):
-    with open(PLAYBOOK) as f:
-        cells = json.load(f)["cells"]
-    [node] = [c for c in cells if c.get("data", {}).get("actionName") == action_name]
-    return node["data"]["valueData"]
-
-
-def action_metadata(name="notifyByCustom"):
-    with open(os.path.join(PACK_DIR, "actions", name + ".yaml")) as f:
-        return yaml.safe_load(f)
 
 
 class NotifyByCustomActionTestCase(BaseActionTestCase):

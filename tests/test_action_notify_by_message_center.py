@@ -7,23 +7,23 @@ import os
 
 import jsonschema
 import pytest
-from conftest import (
+from helpers import (
     ALIYUN_SECRET,
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
     SMTP_CODE,
-    FakeRobot,
+    action_metadata,
     aliyun_config,
     dingtalk_config,
     dingtalk_robot,
+    node_value_data,
     smtp_instance,
 )
 from listInternalMessages import ListInternalMessagesAction
 from notifyByMessageCenter import NotifyByMessageCenterAction
 from st2tests.base import BaseActionTestCase
-from test_action_notify_by_custom import action_metadata, node_value_data
 
-from testkit.st2_api import LocalSt2Api
+from testkit.dingtalk_server import FakeRobot
 
 ALIUID = "1766xxxx"  # the sample playbook's
 
@@ -41,7 +41,8 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
     action_cls = NotifyByMessageCenterAction
 
     @pytest.fixture(autouse=True)
-    def _servers(self, smtp_server, aliyun_server, dingtalk_server, local_ca, monkeypatch):
+    def _servers(self, smtp_server, aliyun_server, dingtalk_server, st2_api, local_ca,
+                 monkeypatch):
         self.server = smtp_server()
         self.gateway = aliyun_server()
         self.robots = dingtalk_server([FakeRobot(DINGTALK_TOKEN, secret=DINGTALK_SECRET,
@@ -54,12 +55,9 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
                               dingtalk_robot(self.robots, "soc-robot", secret=DINGTALK_SECRET,
                                              keywords=["安全"])),
         }
-        self.st2_api = LocalSt2Api(token="st2-temporary-token")
-        self.st2_api.__enter__()
+        self.st2_api = st2_api("st2-temporary-token")
         monkeypatch.setenv("ST2_ACTION_API_URL", self.st2_api.url)
         monkeypatch.setenv("ST2_ACTION_AUTH_TOKEN", "st2-temporary-token")
-        yield
-        self.st2_api.__exit__(None, None, None)
 
     def run_action(self, **params):
         return self.get_action_instance(config=self.config).run(**params)

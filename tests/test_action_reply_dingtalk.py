@@ -6,10 +6,11 @@ import time
 
 import jsonschema
 import pytest
-from conftest import FakeRobot, dingtalk_config
+from helpers import action_metadata, dingtalk_config
 from replyDingTalk import ReplyDingTalkAction
 from st2tests.base import BaseActionTestCase
-from test_action_notify_by_custom import action_metadata
+
+from testkit.dingtalk_server import FakeRobot
 
 SESSION = "d5f0a7c2e9b14386a1f2c3d4e5f60718"  # made up; a credential, never in results
 

@@ -5,10 +5,9 @@ import json
 
 import jsonschema
 import pytest
-from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, aliyun_config, smtp_instance
+from helpers import ALIYUN_KEY_ID, ALIYUN_SECRET, action_metadata, aliyun_config, smtp_instance
 from notifyByCustom import NotifyByCustomAction
 from st2tests.base import BaseActionTestCase
-from test_action_notify_by_custom import action_metadata
 
 
 class NotifyByCustomSmsVoiceTestCase(BaseActionTestCase):

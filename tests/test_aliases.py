@@ -7,7 +7,7 @@ import os
 
 import pytest
 import yaml
-from conftest import PACK_DIR
+from helpers import PACK_DIR
 from st2common.util.jinja import get_jinja_environment
 from st2tests.base import BaseActionAliasTestCase
 

@@ -5,7 +5,14 @@ import asyncio
 import json
 
 import pytest
-from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, SIGN_NAME, SMS_TEMPLATE, aliyun_config
+from helpers import (
+    ALIYUN_KEY_ID,
+    ALIYUN_SECRET,
+    SIGN_NAME,
+    SMS_TEMPLATE,
+    aliyun_config,
+    free_port,
+)
 
 from notify_message import ConfigError, PackConfig
 from notify_message.aliyun.client import (
@@ -18,7 +25,6 @@ from notify_message.aliyun.client import (
 from notify_message.aliyun.signing import DYSMSAPI
 from notify_message.runtime import DeliveryContext
 from notify_message.result import Redactor
-from testkit.smtp_server import free_port
 
 SEND = {"PhoneNumbers": "13800138000", "SignName": SIGN_NAME, "TemplateCode": SMS_TEMPLATE,
         "TemplateParam": '{"content":"x"}'}

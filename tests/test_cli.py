@@ -3,8 +3,7 @@ same code path; the sample playbook's nodes run as the playbook gives them."""
 
 import json
 
-from conftest import SMTP_CODE, smtp_instance
-from test_action_notify_by_custom import node_value_data
+from helpers import SMTP_CODE, node_value_data, smtp_instance
 
 from notify_message.cli import main
 

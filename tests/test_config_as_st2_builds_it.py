@@ -8,7 +8,7 @@ import re
 
 import pytest
 import yaml
-from conftest import PACK_DIR
+from helpers import PACK_DIR
 from st2common.util.config_loader import ContentPackConfigLoader
 
 from notify_message import ConfigError, PackConfig

@@ -4,7 +4,7 @@ shapes, precedence, and clear refusals naming what is wrong."""
 import json
 
 import pytest
-from conftest import SMTP_LOGIN, smtp_instance
+from helpers import SMTP_LOGIN, smtp_instance
 
 from notify_message import PackConfig, ParameterError, notify_by_custom
 from notify_message.custom.request import parse_custom_request

@@ -6,19 +6,21 @@ import dataclasses
 import json
 import logging
 import re
-import time
+from types import SimpleNamespace
 
+import httpx
 import pytest
-from conftest import (
+from helpers import (
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
-    FakeRobot,
     dingtalk_config,
     dingtalk_robot,
+    free_port,
+    http_answered_by,
 )
 
 from notify_message import PackConfig, notify_by_custom
-from testkit.smtp_server import free_port
+from testkit.dingtalk_server import ERRMSG, SEND_PATH, FakeRobot
 
 CARD_BUTTONS = {"title": "告警: 暴力破解", "text": "### web-01\n来源 203.0.113.9", "btnOrientation": "1",
                 "btns": [{"title": "封禁 IP", "actionURL": "https://soar.example/block?ip=1"},
@@ -156,6 +158,15 @@ def test_a_configuration_error_fails_at_once_with_what_to_do(
     assert advice in delivery.detail and "errcode " + code in delivery.detail
 
 
+def nowhere():
+    """Where a robot points when its answers come in-process: nothing listens there."""
+    host = "127.0.0.1:%d" % free_port()
+    return SimpleNamespace(host=host, webhook=lambda token: "https://%s%s?access_token=%s" % (
+        host, SEND_PATH, token))
+
+
+# A table of errcodes, answered in-process as DingTalk answers them (HTTP 200, the errcode
+# in the body); the wire test after it proves that path once through the loopback server.
 @pytest.mark.parametrize("errcode, advice", [
     (400402, "markdown title is missing"),
     (400403, "markdown text is missing"),
@@ -164,12 +175,22 @@ def test_a_configuration_error_fails_at_once_with_what_to_do(
     (999999, "DingTalk refused the message"),
 ])
 def test_other_refusals_are_reported_with_their_errcode_and_not_retried(
-        signed_robot, errcode, advice):
-    config, server = signed_robot
-    server.script(DINGTALK_TOKEN, errcode)
-    [delivery] = send(config, dingding=1, dingdingcontext="x").deliveries
+        local_ca, errcode, advice):
+    server = nowhere()
+    config = dingtalk_config(server, local_ca, dingtalk_robot(server, secret=DINGTALK_SECRET))
+    answer = {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")}
+    with http_answered_by(lambda request: httpx.Response(200, json=answer)) as requests:
+        [delivery] = send(config, dingding=1, dingdingcontext="x").deliveries
     assert (delivery.ok, delivery.code, delivery.attempts) == (False, str(errcode), 1)
-    assert advice in delivery.detail and server.requests == 1
+    assert advice in delivery.detail and len(requests) == 1
+
+
+def test_a_refusal_from_the_server_is_reported_with_its_errcode_and_not_retried(signed_robot):
+    config, server = signed_robot
+    server.script(DINGTALK_TOKEN, 400402)
+    [delivery] = send(config, dingding=1, dingdingcontext="x").deliveries
+    assert (delivery.ok, delivery.code, delivery.attempts) == (False, "400402", 1)
+    assert "markdown title is missing" in delivery.detail and server.requests == 1
 
 
 # ---- transient answers: retried with backoff within dingtalk_retry_seconds -----------------
@@ -196,10 +217,10 @@ def test_a_robot_that_stays_busy_fails_within_the_retry_budget(signed_robot):
     config, server = signed_robot
     config.update(dingtalk_retry_seconds=0.3, dingtalk_retry_backoff=0.05)
     server.script(DINGTALK_TOKEN, *[-1] * 50)
-    started = time.monotonic()
     [delivery] = send(config, dingding=1, dingdingcontext="x").deliveries
-    assert time.monotonic() - started < 0.3 + 0.25
     assert not delivery.ok and delivery.code == "-1" and delivery.attempts >= 2
+    times = server.request_times  # as the server saw them: every attempt within the budget
+    assert len(times) == delivery.attempts and times[-1] - times[0] < 0.3 + 0.05
     assert "gave up after %d attempts within dingtalk_retry_seconds (0.3s)" % delivery.attempts \
         in delivery.detail
 
@@ -240,11 +261,14 @@ def test_the_rate_window_is_waited_out_when_the_budget_allows(signed_robot):
     server.script(DINGTALK_TOKEN, -1, -1, -1)
     pack = PackConfig.from_mapping(config)
     pack = dataclasses.replace(pack, dingtalk=dataclasses.replace(
-        pack.dingtalk, rate_limit=2, rate_window=0.2))
-    started = time.monotonic()
+        pack.dingtalk, rate_limit=2, rate_window=0.3))
     [delivery] = notify_by_custom({"dingding": 1, "dingdingcontext": "x"}, pack).deliveries
     assert delivery.ok and delivery.attempts == 4
-    assert time.monotonic() - started >= 0.2
+    # as the server saw them: the third only once the window had passed since the first
+    # (less the first one's TLS handshake, which came before its arrival); not waiting, it
+    # would follow within a few round trips
+    first, _, third, _ = server.request_times
+    assert third - first >= 0.2
 
 
 # ---- transport failures ----------------------------------------------------------------

@@ -1,12 +1,13 @@
 """The DingTalk outgoing robot's requests, verified: signature, one-hour window, replays."""
 
-import json
 import os
 from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import PACK_DIR
+from helpers import INBOUND_NOW as NOW
+from helpers import PACK_DIR
+from helpers import inbound_body as body
 from notify_message import ConfigError, PackConfig
 from notify_message.channels.dingtalk.inbound import (
     SIGNATURE_WINDOW_MS,
@@ -20,19 +21,6 @@ from notify_message.channels.dingtalk.inbound import (
 )
 
 SECRET = "SECoutgoing-app-secret-0123456789"
-NOW = 1_700_000_000_000
-
-
-def body(**fields):
-    data = {"msgId": "msg-1", "msgtype": "text", "text": {"content": " deploy status "},
-            "senderNick": "Li Lei", "senderStaffId": "staff-7", "senderId": "$:LWCP:x",
-            "conversationId": "cid-1", "conversationTitle": "SOC", "conversationType": "2",
-            "isAdmin": True, "isInAtList": True,
-            "sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
-            "sessionWebhookExpiredTime": NOW + 5_400_000, "createAt": NOW - 20,
-            "robotCode": "normal"}
-    data.update(fields)
-    return json.dumps(data).encode()
 
 
 def signed(timestamp=NOW, secret=SECRET):

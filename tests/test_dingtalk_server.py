@@ -11,9 +11,11 @@ import urllib.parse
 
 import httpx
 import pytest
-from conftest import DINGTALK_SECRET, DINGTALK_TOKEN, FakeRobot
+from helpers import DINGTALK_SECRET, DINGTALK_TOKEN
 
 from notify_message.channels.dingtalk.protocol import sign
+
+from testkit.dingtalk_server import FakeRobot
 
 
 TEXT = {"msgtype": "text", "text": {"content": "x"}}

@@ -5,10 +5,9 @@ import socket
 import threading
 
 import pytest
-from conftest import SMTP_CODE, SMTP_LOGIN, smtp_instance
+from helpers import SMTP_CODE, SMTP_LOGIN, free_port, smtp_instance
 
 from notify_message import notify_by_custom
-from testkit.smtp_server import free_port
 
 SAMPLE = {"email": 1, "receivers": '[{"userid":-1,"email":"xxx@163.com"}]',
           "emailTitle": "Custom notification test", "emailcontext": "Custom notification test"}
@@ -123,12 +122,12 @@ def test_a_server_that_never_answers_times_out_with_advice(local_ca):
     accepted = []
     threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
     server = type("S", (), {"port": listener.getsockname()[1]})
-    config = {"smtp_instances": [smtp_instance(server, local_ca, timeout=0.5)]}
+    config = {"smtp_instances": [smtp_instance(server, local_ca, timeout=0.2)]}
     try:
         [delivery] = send(config).deliveries
     finally:
         listener.close()
-    assert "timed out after 0.5s" in delivery.detail and "port 25" in delivery.detail
+    assert "timed out after 0.2s" in delivery.detail and "port 25" in delivery.detail
 
 
 def test_an_unverifiable_certificate_is_refused_and_ca_bundle_is_suggested(smtp_server, local_ca):

@@ -4,8 +4,7 @@ against a loopback gateway that verifies the request signature independently."""
 import json
 
 import pytest
-from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, aliyun_config
-from test_action_notify_by_custom import node_value_data
+from helpers import ALIYUN_KEY_ID, ALIYUN_SECRET, aliyun_config, node_value_data
 
 from notify_message.notifier import notify_by_message_center
 

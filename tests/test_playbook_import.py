@@ -6,66 +6,24 @@ import os
 
 import pytest
 import yaml
-from conftest import PACK_DIR
+from helpers import (
+    ASSET_UUID,
+    PACK_DIR,
+    SAMPLE_DESCRIPTION,
+    SAMPLE_NAME,
+    chain,
+    end,
+    flow,
+    notify,
+    playbook,
+    sample,
+    start,
+    value_data,
+)
 from notify_message.parameters import COMPONENT_ACTIONS
 from notify_message.params import TRUE_WORDS
 from notify_message.playbook import (ACTION_PARAMETERS, PlaybookError, convert_playbook,
                                      load_playbook)
-
-PLAYBOOK = os.path.join(PACK_DIR, "examples", "playbooks", "notify_message_test_playbook.json")
-SAMPLE_NAME = "notify_message_test_playbook"
-# how the shipped sample workflow was generated (see the README)
-SAMPLE_DESCRIPTION = ("The NotifyMessage component's sample playbook: a Message Center "
-                      "notification (notifyByMessageCenter), then a custom email "
-                      "(notifyByCustom).")
-ASSET_UUID = "acde2ae8-8b01-4bec-97c4-44ba6c9ba457"
-
-
-def sample():
-    with open(PLAYBOOK) as f:
-        return json.load(f)
-
-
-def value_data(playbook, action_name):
-    [node] = [c for c in playbook["cells"] if c.get("data", {}).get("actionName") == action_name]
-    return node["data"]["valueData"]
-
-
-# --- a small builder for playbooks of any shape, in the editor's export format -----------
-def start(cell_id="start"):
-    return {"id": cell_id, "shape": "circle", "isNode": True,
-            "data": {"nodeType": "startEvent", "nodeName": "start"}}
-
-
-def end(cell_id="end"):
-    return {"id": cell_id, "shape": "circle", "isNode": True,
-            "data": {"nodeType": "endEvent", "nodeName": "end"}}
-
-
-def notify(name, action="notifyByCustom", value=None, **data):
-    value = {"email": 1, "receivers": "a@163.com", "emailcontext": name} if value is None \
-        else value
-    fields = {"componentName": "NotifyMessage", "nodeType": "action", "appType": "component",
-              "nodeName": name, "actionName": action, "valueData": value}
-    fields.update(data)
-    return {"id": "id-" + name, "shape": "activity", "isNode": True, "data": fields}
-
-
-def flow(source, target, edge_id=None, **data):
-    return {"id": edge_id or f"flow-{source}-{target}", "shape": "custom-edge", "isNode": False,
-            "data": dict({"nodeType": "sequenceFlow"}, **data),
-            "source": {"cell": source}, "target": {"cell": target}}
-
-
-def playbook(*cells):
-    return {"cells": list(cells)}
-
-
-def chain(*names):
-    """start -> names... -> end"""
-    ids = ["start"] + ["id-" + n for n in names] + ["end"]
-    return [start(), end()] + [notify(n) for n in names] + [
-        flow(a, b) for a, b in zip(ids, ids[1:])]
 
 
 def tasks_of(converted):

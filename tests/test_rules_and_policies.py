@@ -6,7 +6,7 @@ import os
 
 import pytest
 import yaml
-from conftest import PACK_DIR
+from helpers import PACK_DIR
 from notify_message import PackConfig
 from notify_message.custom.request import parse_custom_request
 from notify_message.message_center.request import parse_message_center_request

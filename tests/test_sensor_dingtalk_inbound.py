@@ -9,15 +9,16 @@ import threading
 import time
 
 import pytest
-from conftest import PACK_DIR
-from notify_message.channels.dingtalk.inbound import TRIGGER, outgoing_sign
+from helpers import INBOUND_PATH, PACK_DIR
+from helpers import SENSOR_SECRET as SECRET
+from helpers import free_port
+from helpers import inbound_body as body
+from helpers import outgoing_headers as signed_headers
+from helpers import post_to_listener as send
+from notify_message.channels.dingtalk.inbound import TRIGGER
 from st2tests.base import BaseSensorTestCase
-from test_dingtalk_inbound import body
 
-from testkit.child import free_port
-
-SECRET = "SECsensor-app-secret-42"
-PATH = "/dingtalk/outgoing"
+PATH = INBOUND_PATH
 SENSOR_FILE = os.path.join(PACK_DIR, "sensors", "dingtalk_inbound_sensor.py")
 
 
@@ -31,22 +32,6 @@ def load_sensor_class():
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-def signed_headers(timestamp=None, secret=SECRET):
-    timestamp = str(now_ms() if timestamp is None else timestamp)
-    return {"timestamp": timestamp, "sign": outgoing_sign(timestamp, secret),
-            "Content-Type": "application/json; charset=utf-8"}
-
-
-def send(port, raw, headers, path=PATH, method="POST"):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request(method, path, body=raw, headers=headers)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        connection.close()
 
 
 class DingTalkInboundSensorTestCase(BaseSensorTestCase):

@@ -3,14 +3,25 @@ can give turned into a delivery that says what happened and what to do."""
 
 import json
 import logging
+from types import SimpleNamespace
 
+import httpx
 import pytest
-from conftest import ALIYUN_KEY_ID, ALIYUN_SECRET, SIGN_NAME, SMS_TEMPLATE
+from helpers import (
+    ALIYUN_KEY_ID,
+    ALIYUN_SECRET,
+    SIGN_NAME,
+    SMS_TEMPLATE,
+    aliyun_config,
+    free_port,
+    http_answered_by,
+)
 
 from notify_message import notify_by_custom
 from notify_message.aliyun.client import explain_common_error
 from notify_message.channels.phone.sms import MAX_NUMBERS_PER_REQUEST, SMS_ERRORS
-from testkit.smtp_server import free_port
+
+from testkit.aliyun_server import BUSINESS_MESSAGES
 
 TEXT = "【告警】主机 web-01 检测到可疑登录，请立即处理"
 
@@ -70,15 +81,37 @@ def test_a_template_variable_left_unfilled_is_explained(sms_config):
     assert "template_constants" in delivery.detail
 
 
-# Every documented SendSms code, answered by the gateway, becomes a failed delivery carrying
-# the code and our explanation.
+def business_answer(code):
+    """SendSms's answer with a business error: HTTP 200 and Code set, as the gateway gives it."""
+    return lambda request: httpx.Response(200, json={
+        "Code": code, "Message": BUSINESS_MESSAGES.get(code, code),
+        "RequestId": "8A1B2C3D-0000-4000-8000-000000000001"})
+
+
+# Every documented SendSms code becomes a failed delivery carrying the code and our
+# explanation: a table, answered in-process (the loopback gateway answers a business code
+# with the same body: the wire test below proves that path once).
 @pytest.mark.parametrize("code", sorted(SMS_ERRORS))
-def test_every_documented_sms_error_code_is_a_failed_delivery_that_explains_it(sms_config, code):
-    config, _ = sms_config(business_code=code)
-    result = text(config, telephone="13800138000")
+def test_every_documented_sms_error_code_is_a_failed_delivery_that_explains_it(local_ca, code):
+    gateway = SimpleNamespace(url="https://127.0.0.1:%d/" % free_port())
+    with http_answered_by(business_answer(code)) as requests:
+        result = text(aliyun_config(gateway, local_ca), telephone="13800138000")
     [delivery] = result.deliveries
     assert (delivery.ok, delivery.code, delivery.reference) == (False, code, None)
     assert SMS_ERRORS[code] in delivery.detail and not result.status
+    assert len(requests) == 1 and b"Action=SendSms" in requests[0].content
+
+
+def test_a_business_error_code_from_the_gateway_is_a_failed_delivery_that_explains_it(
+        sms_config):
+    config, server = sms_config(business_code="isv.AMOUNT_NOT_ENOUGH")
+    result = text(config, telephone="13800138000")
+    [delivery] = result.deliveries
+    assert (delivery.ok, delivery.code, delivery.reference) == (
+        False, "isv.AMOUNT_NOT_ENOUGH", None)
+    assert SMS_ERRORS["isv.AMOUNT_NOT_ENOUGH"] in delivery.detail and not result.status
+    assert BUSINESS_MESSAGES["isv.AMOUNT_NOT_ENOUGH"] in delivery.detail  # Alibaba's words
+    assert server.requests == 1
 
 
 def test_flow_control_on_one_number_fails_only_its_batch(sms_config):

@@ -8,16 +8,17 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import (
+from helpers import (
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
     PACK_DIR,
-    FakeRobot,
     aliyun_config,
     dingtalk_config,
     dingtalk_robot,
     smtp_instance,
 )
+
+from testkit.dingtalk_server import FakeRobot
 
 SCRIPT = textwrap.dedent("""
     import eventlet

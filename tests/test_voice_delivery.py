@@ -2,13 +2,17 @@
 number, the template's settings on the wire, the per-number limit, every error explained."""
 
 import json
+from types import SimpleNamespace
 
+import httpx
 import pytest
-from conftest import SHOW_NUMBER, TTS_TEMPLATE
+from helpers import SHOW_NUMBER, TTS_TEMPLATE, aliyun_config, free_port, http_answered_by
 
 from notify_message import notify_by_custom
 from notify_message.channels.phone.voice import VOICE_ERRORS
 from notify_message.channels.phone.request import TTS_PARAM_LIMIT
+
+from testkit.aliyun_server import BUSINESS_MESSAGES
 
 SAY = "web-01 检测到可疑登录"
 
@@ -73,12 +77,28 @@ def test_a_text_just_under_the_limit_is_called(sms_config):
     assert len(server.received[0].params["TtsParam"]) == TTS_PARAM_LIMIT - 1
 
 
+# Every documented SingleCallByTts code becomes a failed call carrying the code and our
+# explanation: a table, answered in-process (the loopback gateway answers a business code
+# with the same body: the wire test below proves that path once).
 @pytest.mark.parametrize("code", sorted(VOICE_ERRORS))
-def test_every_documented_voice_error_code_is_a_failed_call_that_explains_it(sms_config, code):
-    config, _ = sms_config(business_code=code)
-    [delivery] = ring(config, telephone="13800138000").deliveries
+def test_every_documented_voice_error_code_is_a_failed_call_that_explains_it(local_ca, code):
+    gateway = SimpleNamespace(url="https://127.0.0.1:%d/" % free_port())
+    answer = httpx.Response(200, json={"Code": code, "Message": BUSINESS_MESSAGES.get(code, code),
+                                       "RequestId": "8A1B2C3D-0000-4000-8000-000000000002"})
+    with http_answered_by(lambda request: answer) as requests:
+        [delivery] = ring(aliyun_config(gateway, local_ca), telephone="13800138000").deliveries
     assert (delivery.ok, delivery.code, delivery.reference) == (False, code, None)
     assert VOICE_ERRORS[code] in delivery.detail
+    assert len(requests) == 1 and b"Action=SingleCallByTts" in requests[0].content
+
+
+def test_a_business_error_code_from_the_gateway_is_a_failed_call_that_explains_it(sms_config):
+    config, server = sms_config(business_code="isv.TTS_TEMPLATE_ILLEGAL")
+    [delivery] = ring(config, telephone="13800138000").deliveries
+    assert (delivery.ok, delivery.code, delivery.reference) == (
+        False, "isv.TTS_TEMPLATE_ILLEGAL", None)
+    assert VOICE_ERRORS["isv.TTS_TEMPLATE_ILLEGAL"] in delivery.detail
+    assert server.requests == 1
 
 
 def test_a_show_number_not_of_the_account_is_explained(sms_config):

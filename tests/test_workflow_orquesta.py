@@ -8,11 +8,9 @@ import os
 
 import pytest
 import yaml
-from conftest import PACK_DIR, smtp_instance
-from notify_message.notifier import notify_by_custom, notify_by_message_center
-from notify_message.playbook import convert_playbook
-from test_playbook_import import (
+from helpers import (
     ASSET_UUID,
+    PACK_DIR,
     SAMPLE_NAME,
     chain,
     flow,
@@ -20,9 +18,12 @@ from test_playbook_import import (
     playbook,
     sample,
     start,
+    smtp_instance,
     value_data,
 )
-from test_playbook_import import end as end_node
+from helpers import end as end_node
+from notify_message.notifier import notify_by_custom, notify_by_message_center
+from notify_message.playbook import convert_playbook
 
 orquesta = pytest.importorskip("orquesta")
 from orquesta import conducting, events, statuses  # noqa: E402
