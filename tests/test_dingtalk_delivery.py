@@ -249,7 +249,7 @@ def test_within_one_call_a_robot_gets_no_more_than_its_rate_limit(signed_robot):
     config.update(dingtalk_retry_seconds=2, dingtalk_retry_backoff=0.001)
     server.script(DINGTALK_TOKEN, *[-1] * 10)
     pack = PackConfig.from_mapping(config)
-    pack = dataclasses.replace(pack, dingtalk=dataclasses.replace(pack.dingtalk, rate_limit=3))
+    pack = pack.replace(dingtalk=dataclasses.replace(pack.dingtalk, rate_limit=3))
     [delivery] = notify_by_custom({"dingding": 1, "dingdingcontext": "x"}, pack).deliveries
     assert not delivery.ok and delivery.attempts == 3 and server.requests == 3
     assert "3 messages already went to this robot in the last 60s" in delivery.detail
@@ -260,7 +260,7 @@ def test_the_rate_window_is_waited_out_when_the_budget_allows(signed_robot):
     config.update(dingtalk_retry_seconds=2, dingtalk_retry_backoff=0.001)
     server.script(DINGTALK_TOKEN, -1, -1, -1)
     pack = PackConfig.from_mapping(config)
-    pack = dataclasses.replace(pack, dingtalk=dataclasses.replace(
+    pack = pack.replace(dingtalk=dataclasses.replace(
         pack.dingtalk, rate_limit=2, rate_window=0.3))
     [delivery] = notify_by_custom({"dingding": 1, "dingdingcontext": "x"}, pack).deliveries
     assert delivery.ok and delivery.attempts == 4

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from st2common.runners.base_action import Action
 
-from notify_message.message_center.inbox import InternalMessage, inbox_key_prefix
-
 if TYPE_CHECKING:
     from notify_message.config.pack import PackConfig
+    from notify_message.message_center.inbox import InternalMessage
 
 INTERNAL_MESSAGE_TRIGGER = "notify_message.internal_message"
 
@@ -105,6 +104,8 @@ class DatastoreInbox:
         return f"{where}; {self.dispatcher.dispatch(INTERNAL_MESSAGE_TRIGGER, message.to_dict())}"
 
     def list(self, aliuid: str, limit: int) -> list[InternalMessage]:
+        from notify_message.message_center.inbox import InternalMessage, inbox_key_prefix
+
         items = self.action_service.list_values(local=False, prefix=inbox_key_prefix(aliuid)) or []
         messages = [InternalMessage.from_json(item.value) for item in items]
         return sorted(messages, key=lambda m: m.id, reverse=True)[:limit]

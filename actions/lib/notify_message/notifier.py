@@ -10,15 +10,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config.pack import PackConfig
 from .custom.request import CustomRequest, parse_custom_request
 from .errors import NotifyMessageError
-from .message_center.inbox import Inbox, MemoryInbox
-from .message_center.request import MessageCenterRequest, parse_message_center_request
 from .result import Delivery, NotifyResult
 from .runtime import DeliveryContext, run_deliveries
+
+if TYPE_CHECKING:
+    from .message_center.inbox import Inbox
+    from .message_center.request import MessageCenterRequest
 
 __all__ = ["notify_by_custom", "deliver_custom", "notify_by_message_center", "reply_dingtalk"]
 
@@ -70,6 +72,9 @@ def notify_by_message_center(params: Mapping[str, Any],
     """Run notifyByMessageCenter: render the event's template and deliver it on the channels
     that are both requested and configured for the recipient (provider ``local``), or hand it
     to Alibaba Cloud SOAR's Message Center (provider ``aliyun_soar``)."""
+    from .message_center.inbox import MemoryInbox
+    from .message_center.request import parse_message_center_request
+
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         settings = pack_config.message_center

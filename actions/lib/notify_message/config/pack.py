@@ -7,64 +7,125 @@ what the command line loads from YAML) and either returns a ``PackConfig`` or ra
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from ..aliyun.account import AliyunAccount
-from ..channels.dingtalk.config import DingTalkSettings
-from ..channels.dingtalk.inbound import DingTalkInboundConfig
 from ..channels.email.config import SmtpInstance
-from ..channels.phone.profiles import SmsProfile
 from ..errors import ConfigError
-from ..message_center.settings import MessageCenterConfig
 from .entries import check_entries, default_entry, find_entry
 from .reader import ConfigReader
+
+if TYPE_CHECKING:
+    from ..aliyun.account import AliyunAccount
+    from ..channels.dingtalk.config import DingTalkSettings
+    from ..channels.dingtalk.inbound import DingTalkInboundConfig
+    from ..channels.phone.profiles import SmsProfile
+    from ..message_center.settings import MessageCenterConfig
 
 __all__ = ["PackConfig"]
 
 DEFAULT_MAX_CONCURRENCY = 10
 MAX_CONCURRENCY = 1000
+# the top-level keys of the DingTalk channel
+_DINGTALK_KEYS = ("dingtalk_robots", "dingtalk_allowed_hosts", "dingtalk_ca_bundle",
+                  "dingtalk_timeout", "dingtalk_retry_seconds", "dingtalk_retry_backoff")
+# what st2 fills into message_center from the schema's defaults alone
+_MESSAGE_CENTER_DEFAULTS = {"provider": "local", "default_lang": "zh", "pmsg_ttl_days": 30}
 
 
-@dataclass(frozen=True)
 class PackConfig:
-    """Everything the pack config holds, validated."""
+    """Everything the pack config holds, validated.
 
-    smtp_instances: tuple[SmtpInstance, ...] = ()
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    aliyun: AliyunAccount | None = None           # SMS, voice and the Message Center relay
-    sms_profiles: tuple[SmsProfile, ...] = ()
-    message_center: MessageCenterConfig = field(default_factory=MessageCenterConfig)
-    dingtalk_inbound: DingTalkInboundConfig | None = None
-    dingtalk: DingTalkSettings = field(default_factory=DingTalkSettings)
+    ``from_mapping`` checks every section the mapping configures and raises ``ConfigError``
+    naming the first bad key.  A section's module is imported only when the config has that
+    section (or a caller asks for it), so that an email-only deployment never loads the
+    DingTalk, Alibaba Cloud or Message Center code.
+    """
+
+    def __init__(self, mapping: Mapping[str, Any] | None = None) -> None:
+        self._reader = ConfigReader(mapping, "")
+        reader = self._reader
+        self.smtp_instances: tuple[SmtpInstance, ...] = tuple(
+            SmtpInstance.from_reader(r) for r in reader.items("smtp_instances"))
+        check_entries(self.smtp_instances, "smtp_instances", name_key="assetname")
+        self.max_concurrency = reader.integer("max_concurrency",
+                                              default=DEFAULT_MAX_CONCURRENCY, minimum=1,
+                                              maximum=MAX_CONCURRENCY)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PackConfig:
-        reader = ConfigReader(mapping, "")
-        instances = tuple(SmtpInstance.from_reader(r) for r in reader.items("smtp_instances"))
-        check_entries(instances, "smtp_instances", name_key="assetname")
-        aliyun_reader = reader.section("aliyun", "access_key_id", "access_key_secret")
-        aliyun = None if aliyun_reader is None else AliyunAccount.from_reader(aliyun_reader)
-        sms_profiles = tuple(SmsProfile.from_reader(r) for r in reader.items("sms_profiles"))
-        check_entries(sms_profiles, "sms_profiles")
-        if sms_profiles and aliyun is None:
+        config = cls(mapping)
+        config.secrets()  # reads every configured section, so that a bad key fails here
+        if config.sms_profiles and config.aliyun is None:
             raise ConfigError("aliyun", "is required with sms_profiles: give access_key_id and "
                               "access_key_secret of the Alibaba Cloud account that sends")
-        message_center = MessageCenterConfig.from_mapping(reader.mapping.get("message_center"))
-        if message_center.provider == "aliyun_soar" and aliyun is None:
+        if config._configured("message_center") and \
+                config.message_center.provider == "aliyun_soar" and config.aliyun is None:
             raise ConfigError("aliyun", "is required when message_center.provider is "
                               "aliyun_soar: give the AccessKey pair that may call SOAR")
-        return cls(
-            smtp_instances=instances,
-            max_concurrency=reader.integer("max_concurrency", default=DEFAULT_MAX_CONCURRENCY,
-                                           minimum=1, maximum=MAX_CONCURRENCY),
-            aliyun=aliyun,
-            sms_profiles=sms_profiles,
-            message_center=message_center,
-            dingtalk_inbound=_dingtalk_inbound(reader),
-            dingtalk=DingTalkSettings.from_reader(reader),
-        )
+        return config
+
+    def replace(self, **sections: Any) -> PackConfig:
+        """A copy with some sections replaced by parsed ones (``dingtalk=...``)."""
+        copied = copy.copy(self)
+        for name, value in sections.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"PackConfig has no section {name!r}")
+            copied.__dict__[name] = value
+        return copied
+
+    def _configured(self, section: str) -> bool:
+        mapping = self._reader.mapping
+        if section == "dingtalk":
+            return any(mapping.get(key) not in (None, "", []) for key in _DINGTALK_KEYS)
+        if section == "message_center":
+            value = mapping.get("message_center")
+            if not isinstance(value, Mapping):
+                return value is not None
+            return any(v not in (None, "", [], {}) and _MESSAGE_CENTER_DEFAULTS.get(k) != v
+                       for k, v in value.items())
+        if section == "aliyun":
+            return self._reader.section("aliyun", "access_key_id", "access_key_secret") \
+                is not None
+        if section == "dingtalk_inbound":
+            return self._reader.section("dingtalk_inbound", "app_secret", "port") is not None
+        return bool(mapping.get(section))
+
+    @cached_property
+    def aliyun(self) -> AliyunAccount | None:
+        """SMS, voice and the Message Center relay's account."""
+        if not self._configured("aliyun"):
+            return None
+        from ..aliyun.account import AliyunAccount
+        return AliyunAccount.from_reader(self._reader.child("aliyun"))
+
+    @cached_property
+    def sms_profiles(self) -> tuple[SmsProfile, ...]:
+        if not self._configured("sms_profiles"):
+            return ()
+        from ..channels.phone.profiles import SmsProfile
+        profiles = tuple(SmsProfile.from_reader(r) for r in self._reader.items("sms_profiles"))
+        check_entries(profiles, "sms_profiles")
+        return profiles
+
+    @cached_property
+    def message_center(self) -> MessageCenterConfig:
+        from ..message_center.settings import MessageCenterConfig
+        return MessageCenterConfig.from_mapping(self._reader.mapping.get("message_center"))
+
+    @cached_property
+    def dingtalk_inbound(self) -> DingTalkInboundConfig | None:
+        if not self._configured("dingtalk_inbound"):
+            return None
+        from ..channels.dingtalk.inbound import DingTalkInboundConfig
+        return DingTalkInboundConfig.from_mapping(self._reader.child("dingtalk_inbound").mapping)
+
+    @cached_property
+    def dingtalk(self) -> DingTalkSettings:
+        from ..channels.dingtalk.config import DingTalkSettings
+        return DingTalkSettings.from_reader(self._reader)
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that output can be scrubbed of them."""
@@ -73,7 +134,11 @@ class PackConfig:
             secrets += self.aliyun.secrets()
         if self.dingtalk_inbound is not None:
             secrets.append(self.dingtalk_inbound.app_secret)
-        secrets += self.dingtalk.secrets()
+        if self._configured("dingtalk"):
+            secrets += self.dingtalk.secrets()
+        if self._configured("message_center"):
+            self.message_center  # noqa: B018  (checked; it holds no secret of its own)
+        self.sms_profiles  # noqa: B018
         return secrets
 
     @property
@@ -89,8 +154,3 @@ class PackConfig:
     @property
     def default_smtp_instance(self) -> SmtpInstance | None:
         return default_entry(self.smtp_instances)
-
-
-def _dingtalk_inbound(reader: ConfigReader) -> DingTalkInboundConfig | None:
-    section = reader.section("dingtalk_inbound", "app_secret", "port")
-    return None if section is None else DingTalkInboundConfig.from_mapping(section.mapping)

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..channels.dingtalk.message import DingTalkRequest
-from ..channels.dingtalk.request import parse_dingtalk_request
 from ..channels.email.request import EmailRequest, parse_email_address, parse_email_request
-from ..channels.phone.message import SmsRequest, VoiceRequest
-from ..channels.phone.request import parse_phone_requests
 from ..config.pack import PackConfig
 from ..errors import ParameterError
 from ..parameters import CUSTOM_PARAMETERS
-from ..params import reject_unknown
-from .input import apply_json_input, parse_custom_receiver
+from ..params import is_blank, reject_unknown
+from .json_input import apply_json_input
+
+if TYPE_CHECKING:
+    from ..channels.dingtalk.message import DingTalkRequest
+    from ..channels.phone.message import SmsRequest, VoiceRequest
+    from ..channels.phone.numbers import PhoneNumber
+
+# the parameters that ask for each channel: its parser is imported only when one is given
+_PHONE = ("telephone", "telephonecontext", "sms", "smscontext")
+_DINGTALK = ("dingding", "dingdingWebhooks", "dingdingcontext")
 
 __all__ = ["CustomRequest", "parse_custom_request"]
 
@@ -45,10 +50,21 @@ def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> Custo
 
 
 def _parse(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
-    extra = parse_custom_receiver(params.get("customReceiver"), parse_email_address)
-    email = parse_email_request(params, config.smtp_instances, extra.emails)
-    sms, voice = parse_phone_requests(params, config, extra.phones)
-    dingtalk = parse_dingtalk_request(params, config.dingtalk, extra.robots)
+    emails: tuple[str, ...] = ()
+    phones: tuple[PhoneNumber, ...] = ()
+    robots: tuple[str, ...] = ()
+    if not is_blank(params.get("customReceiver")):
+        from .receivers import parse_custom_receiver
+        extra = parse_custom_receiver(params["customReceiver"], parse_email_address)
+        emails, phones, robots = extra.emails, extra.phones, extra.robots
+    email = parse_email_request(params, config.smtp_instances, emails)
+    sms = voice = dingtalk = None
+    if any(not is_blank(params.get(name)) for name in _PHONE):
+        from ..channels.phone.request import parse_phone_requests
+        sms, voice = parse_phone_requests(params, config, phones)
+    if robots or any(not is_blank(params.get(name)) for name in _DINGTALK):
+        from ..channels.dingtalk.request import parse_dingtalk_request
+        dingtalk = parse_dingtalk_request(params, config.dingtalk, robots)
     if email is None and sms is None and voice is None and dingtalk is None:
         raise ParameterError(
             "receivers", "nothing to send: give receivers (with email), telephone (with sms or "

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate, make_msgid
-from html.parser import HTMLParser
 
 from .config import SmtpInstance
 
-__all__ = ["EmailRequest", "build_message", "html_to_text", "unique_addresses"]
+__all__ = ["EmailRequest", "build_message", "unique_addresses"]
 
 
 @dataclass(frozen=True)
@@ -47,31 +46,10 @@ def build_message(instance: SmtpInstance, recipient: str, subject: str, body: st
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=instance.username.rpartition("@")[2])
     if html:
+        from .plaintext import html_to_text  # only HTML bodies need the parser
+
         message.set_content(html_to_text(body))
         message.add_alternative(body, subtype="html")
     else:
         message.set_content(body)
     return message
-
-
-class _TextExtractor(HTMLParser):
-    _BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text alternative of an HTML body."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    lines = (line.strip() for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line) + "\n"

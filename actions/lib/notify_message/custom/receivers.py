@@ -1,69 +1,36 @@
-"""notifyByCustom's two JSON parameters: ``jsonInput`` (the whole payload) and
-``customReceiver`` (extra receivers).
+"""notifyByCustom's ``customReceiver``: extra receivers.
 
-jsonInput
-    A JSON object whose keys are notifyByCustom parameters, e.g.
-    ``{"email": 1, "receivers": ["a@163.com"], "emailcontext": "...", "sms": 1}``.
-    A parameter given explicitly (not blank) wins over the same key in jsonInput; a key that
-    is not a parameter, or ``jsonInput`` itself, is refused by name.
+Either an object of receiver lists::
 
-customReceiver
-    Either an object of receiver lists::
+    {"emails": ["a@163.com"], "phones": ["13800138000"], "dingtalk": ["soc-robot"]}
 
-        {"emails": ["a@163.com"], "phones": ["13800138000"], "dingtalk": ["soc-robot"]}
+or a list of contacts (Message Center's contact shape, plus the component's userid)::
 
-    or a list of contacts (Message Center's contact shape, plus the component's userid)::
+    [{"name": "Zhang San", "email": "a@163.com", "mobile": "13800138000"}]
 
-        [{"name": "Zhang San", "email": "a@163.com", "mobile": "13800138000"}]
-
-    Emails join ``receivers``, phones join ``telephone``, and ``dingtalk`` names robots
-    (configured robot names or webhook URLs) that get the DingTalk message.
+Emails join ``receivers``, phones join ``telephone``, and ``dingtalk`` names robots
+(configured robot names or webhook URLs) that get the DingTalk message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ParameterError
-from ..params import as_json, as_list, as_text, is_blank
 from ..channels.email.message import unique_addresses
 from ..channels.phone.numbers import PhoneNumber, unique_numbers
 from ..channels.phone.request import parse_phones
+from ..errors import ParameterError
+from ..params import as_json, as_list, as_text, is_blank
 
-__all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "apply_json_input",
-           "parse_custom_receiver"]
+__all__ = ["CUSTOM_RECEIVER_KEYS", "CONTACT_KEYS", "CustomReceivers", "parse_custom_receiver"]
 
 CUSTOM_RECEIVER_KEYS = ("emails", "phones", "dingtalk")
 CONTACT_KEYS = ("name", "userid", "email", "mobile")
 _PARAMETER = "customReceiver"
 _SHAPE = ('expected {"emails": [...], "phones": [...], "dingtalk": [...]} or a list of '
           'contacts [{"name": ..., "email": ..., "mobile": ...}]')
-
-
-def apply_json_input(params: Mapping[str, Any], parameters: Collection[str]
-                     ) -> tuple[dict[str, Any], frozenset[str]]:
-    """The parameters with jsonInput's keys filled in under the explicit ones, and the names
-    whose value came from jsonInput (so that an error can say ``jsonInput.<name>``)."""
-    merged = {name: value for name, value in params.items() if name != "jsonInput"}
-    raw = params.get("jsonInput")
-    if is_blank(raw):
-        return merged, frozenset()
-    payload = as_json("jsonInput", raw)
-    if not isinstance(payload, Mapping):
-        raise ParameterError("jsonInput", "expected a JSON object whose keys are notifyByCustom "
-                             f"parameters, got {type(payload).__name__}")
-    if "jsonInput" in payload:
-        raise ParameterError("jsonInput", "cannot contain jsonInput itself")
-    unknown = sorted(str(k) for k in payload if k not in parameters)
-    if unknown:
-        raise ParameterError("jsonInput", f"unknown key{'s' if len(unknown) > 1 else ''} "
-                             f"{', '.join(repr(k) for k in unknown)}; expected keys among "
-                             + ", ".join(p for p in parameters if p != "jsonInput"))
-    taken = {name: value for name, value in payload.items() if is_blank(merged.get(name))}
-    merged.update(taken)
-    return merged, frozenset(name for name, value in taken.items() if not is_blank(value))
 
 
 @dataclass(frozen=True)
