@@ -32,11 +32,12 @@ def verifier(**kwargs):
 
 
 @pytest.mark.parametrize("timestamp, secret, expected", [
-    # the custom robot signing vectors, without their urlencoding: the same HMAC
+    # the custom robot signing vectors of shared/DESIGN.md section 4, without their
+    # urlencoding: the same HMAC
     ("1700000000000", "SECtest", "aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g="),
     ("1700000000000", "SECx", "rgcjbH+yFyES+S0llX+cAPCwVRpsr7sbiX5Lnyo/ocU="),
 ])
-def test_outgoing_sign_matches_the_published_vectors(timestamp, secret, expected):
+def test_outgoing_sign_matches_the_design_notes_vectors(timestamp, secret, expected):
     assert outgoing_sign(timestamp, secret) == expected
 
 
