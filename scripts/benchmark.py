@@ -193,9 +193,9 @@ def one_mail(args):
                 subprocess.run(command, check=True)
                 times[name].append(time.perf_counter() - started)
         expected = len(commands) * (args.runs + 1)
-        if len(smtp.received) != expected:
-            raise SystemExit("the server received %d mails, not %d" % (len(smtp.received),
-                                                                        expected))
+        received = len(smtp.received)
+        if received != expected:
+            raise SystemExit("the server received %d mails, not %d" % (received, expected))
         importtime = subprocess.run(
             [sys.executable, "-X", "importtime", "-c",
              "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); import notifyByCustom",

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..params import as_json, as_list, as_text, is_blank
+from ..parameters import MESSAGE_CENTER_PARAMETERS
+from ..params import as_json, as_list, as_text, is_blank, reject_unknown
 from .receiving import CHANNELS
 from .templates import LANGUAGES, MessageTemplate, RenderedMessage, TemplateBook
 
-__all__ = ["MESSAGE_CENTER_PARAMETERS", "MessageCenterRequest", "parse_message_center_request"]
-
-MESSAGE_CENTER_PARAMETERS = ("aliuid", "eventId", "channelTypeList", "lang", "params")
+__all__ = ["MessageCenterRequest", "parse_message_center_request"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,7 @@ class MessageCenterRequest:
 
 def parse_message_center_request(params: Mapping[str, Any], templates: TemplateBook,
                                  default_lang: str) -> MessageCenterRequest:
-    unknown = sorted(set(params) - set(MESSAGE_CENTER_PARAMETERS))
-    if unknown:
-        raise ParameterError(unknown[0], "is not a parameter of notifyByMessageCenter; "
-                             "expected one of " + ", ".join(MESSAGE_CENTER_PARAMETERS))
+    reject_unknown(params, MESSAGE_CENTER_PARAMETERS, "notifyByMessageCenter")
     aliuid = _required("aliuid", params.get("aliuid"))
     event_id = _required("eventId", params.get("eventId"))
     lang = as_text("lang", params.get("lang")).strip().lower() or default_lang
