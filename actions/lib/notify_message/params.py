@@ -9,14 +9,18 @@ naming the parameter for anything else.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from . import bounded
 from .errors import ParameterError
 
 __all__ = ["TRUE_WORDS", "FALSE_WORDS", "is_blank", "is_on", "as_flag", "as_text", "as_json",
-           "as_list", "as_single_line", "reject_unknown"]
+           "as_list", "as_line", "as_single_line", "check_line", "check_length", "reject_unknown"]
+
+MAX_LINE = 1000   # characters in one line of text a parameter puts in a header
 
 # the words that mean "on" and "off" wherever a parameter is a flag (the importer agrees)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y"})
@@ -77,25 +81,59 @@ def as_text(name: str, value: Any) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ParameterError(name, f"expected text, got {type(value).__name__}")
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(name, f"expected text, got the number {value}")
+    try:
+        return str(value)
+    except ValueError:  # an integer beyond Python's digit limit
+        raise ParameterError(name, "expected text, got an integer too long for any service"
+                             ) from None
 
 
-def as_single_line(name: str, value: Any) -> str:
-    """Text that will become a header: CR and LF would let it forge other headers."""
-    text = as_text(name, value).strip()
-    if "\r" in text or "\n" in text:
-        raise ParameterError(name, "must be a single line (CR and LF are not allowed in a header)")
+def check_line(name: str, text: str) -> str:
+    """ParameterError when text that goes onto a protocol line (a header, an address, a URL,
+    a number) holds a control character: C0, DEL, C1, U+2028 or U+2029."""
+    char = bounded.control_character(text)
+    if char is not None:
+        raise ParameterError(name, f"contains the control character "
+                             f"{bounded.describe_character(char)}; it must be one line of "
+                             "printable text")
     return text
 
 
+def check_length(name: str, text: str, limit: int, what: str = "characters") -> str:
+    if len(text) > limit:
+        raise ParameterError(name, f"is {len(text)} {what} long; at most {limit} are accepted")
+    return text
+
+
+def as_line(name: str, value: Any, *, limit: int) -> str:
+    """One line of text (stripped), free of control characters, at most ``limit`` long."""
+    text = as_text(name, value)
+    check_length(name, text, limit)
+    return check_line(name, text.strip())
+
+
+def as_single_line(name: str, value: Any) -> str:
+    """Text that will become a header: a control character would forge or break it."""
+    return as_line(name, value, limit=MAX_LINE)
+
+
 def as_json(name: str, value: Any) -> Any:
-    """A value that may arrive as JSON text; anything that is not a string passes through."""
+    """A value that may arrive as JSON text, within the bounds of ``bounded``; a structure
+    (st2 passes arrays and objects as they are) is checked against the same bounds."""
     if not isinstance(value, str):
+        try:
+            bounded.check_structure(value)
+        except bounded.BoundsError as exc:
+            raise ParameterError(name, str(exc)) from None
         return value
     try:
-        return json.loads(value)
+        return bounded.loads(value)
     except json.JSONDecodeError as exc:
         raise ParameterError(name, f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except bounded.BoundsError as exc:
+        raise ParameterError(name, str(exc)) from None
 
 
 def as_list(name: str, value: Any) -> list[Any]:
@@ -104,6 +142,7 @@ def as_list(name: str, value: Any) -> list[Any]:
     if is_blank(value):
         return []
     if isinstance(value, (list, tuple)):
+        as_json(name, value)  # within the bounds
         return list(value)
     if isinstance(value, str):
         text = value.strip()

@@ -13,9 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import bounded
 from ..errors import ConfigError
 
-__all__ = ["ConfigReader"]
+__all__ = ["ConfigReader", "MAX_STRING"]
+
+MAX_STRING = 4096   # characters in one config string (a template body may have more)
+MAX_LIST = 1000     # entries in one list of strings
 
 
 def _blank(value: Any) -> bool:
@@ -62,7 +66,10 @@ class ConfigReader:
 
     # --- scalars --------------------------------------------------------------------------
 
-    def string(self, name: str, *, required: bool = False, default: str = "") -> str:
+    def string(self, name: str, *, required: bool = False, default: str = "",
+               multiline: bool = False, limit: int = MAX_STRING) -> str:
+        """A string: one line of printable text (``multiline``: tabs and line breaks too),
+        at most ``limit`` characters.  Errors never repeat the value: it may be a secret."""
         value = self.mapping.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -70,7 +77,21 @@ class ConfigReader:
             return default
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ConfigError(self.key(name), f"expected a string, got {type(value).__name__}")
-        return str(value).strip()
+        try:
+            text = str(value).strip()
+        except ValueError:  # an integer beyond Python's digit limit
+            raise ConfigError(self.key(name), "expected a string, got an overlong integer"
+                              ) from None
+        if len(text) > limit:
+            raise ConfigError(self.key(name), f"is {len(text)} characters long; at most "
+                              f"{limit} are accepted")
+        char = bounded.control_character(text, allow=bounded.TEXT_WHITESPACE if multiline
+                                         else frozenset())
+        if char is not None:
+            raise ConfigError(self.key(name), f"contains the control character "
+                              f"{bounded.describe_character(char)}"
+                              + ("" if multiline else "; it must be one line of printable text"))
+        return text
 
     def matching(self, name: str, pattern: re.Pattern[str], expected: str, *,
                  default: str = "") -> str:
@@ -140,7 +161,11 @@ class ConfigReader:
         if not isinstance(items, list) or not all(isinstance(i, (str, int)) and
                                                   not isinstance(i, bool) for i in items):
             raise ConfigError(self.key(name), "expected a list of strings")
-        return tuple(str(i).strip() for i in items if str(i).strip())
+        if len(items) > MAX_LIST:
+            raise ConfigError(self.key(name), f"has {len(items)} entries; at most {MAX_LIST}")
+        each = ConfigReader({str(i): item for i, item in enumerate(items)}, self.key(name))
+        texts = (each.string(str(i)) for i in range(len(items)))
+        return tuple(text for text in texts if text)
 
     def hosts(self, name: str) -> tuple[str, ...]:
         """A list of host names (``host`` or ``host:port``), lower-cased."""
@@ -161,4 +186,5 @@ class ConfigReader:
                 isinstance(k, str) and key_pattern.match(k) and isinstance(v, (str, int))
                 and not isinstance(v, bool) for k, v in value.items()):
             raise ConfigError(self.key(name), f"expected an object of {expected}")
-        return {k: str(v) for k, v in value.items()}
+        each = self.child(name)
+        return {k: each.string(k) for k in value}

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..channels.email.address import bare_address, shown
 from ..config.reader import ConfigReader
 from ..errors import ConfigError, ParameterError
 from ..channels.phone.numbers import PhoneNumber, parse_phone
@@ -98,6 +99,14 @@ def _status(reader: ConfigReader, channel: str) -> str:
     return word
 
 
+def _email(reader: ConfigReader) -> str:
+    text = reader.string("email")
+    if text and bare_address(text) is None:
+        raise ConfigError(reader.key("email"), f"{shown(text)} is not an email address "
+                          "(expected user@domain)")
+    return bare_address(text) or ""
+
+
 def _mobile(reader: ConfigReader) -> PhoneNumber | None:
     text = reader.string("mobile")
     if not text:
@@ -118,10 +127,8 @@ def parse_recipients(reader: ConfigReader) -> dict[str, Recipient]:
         contacts = []
         for contact in item.items("contacts"):
             contacts.append(Contact(contact.string("name", required=True),
-                                    contact.string("email"), _mobile(contact)))
-        webhooks = item.mapping.get("webhooks") or []
-        if not isinstance(webhooks, list) or not all(isinstance(w, str) for w in webhooks):
-            raise ConfigError(item.key("webhooks"), "expected a list of robot names or URLs")
+                                    _email(contact), _mobile(contact)))
+        webhooks = item.strings("webhooks")
         subscriptions = ConfigReader(item.mapping.get("subscriptions"), item.key("subscriptions"))
         parsed: dict[str, dict[str, str]] = {}
         for event_id, channels in subscriptions.mapping.items():

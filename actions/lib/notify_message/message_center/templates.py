@@ -19,6 +19,7 @@ from ..errors import ConfigError, ParameterError
 __all__ = ["LANGUAGES", "MessageTemplate", "RenderedMessage", "TemplateBook", "BUILTIN_TEMPLATES"]
 
 LANGUAGES = ("zh", "en")
+MAX_TEMPLATE_BODY = 65536
 _PLACEHOLDER = re.compile(r"\$(?:([_a-zA-Z][_a-zA-Z0-9]*)|\{([_a-zA-Z][_a-zA-Z0-9]*)\})")
 
 
@@ -128,7 +129,14 @@ class TemplateBook:
                     raise ConfigError(langs.key(str(lang)),
                                       f"expected a language of {', '.join(LANGUAGES)}")
                 text = ConfigReader(langs.mapping[lang], langs.key(lang))
-                templates.append(MessageTemplate(str(event_id), lang,
-                                                 text.string("subject", required=True),
-                                                 text.string("body", required=True)))
+                subject = text.string("subject", required=True)
+                body = text.string("body", required=True, multiline=True,
+                                   limit=MAX_TEMPLATE_BODY)
+                for name, value in (("subject", subject), ("body", body)):
+                    if any(m.group("invalid") is not None
+                           for m in Template.pattern.finditer(value)):
+                        raise ConfigError(text.key(name), "has a $ that starts no placeholder: "
+                                          "write $name or ${name} for a variable and $$ for a "
+                                          "literal $")
+                templates.append(MessageTemplate(str(event_id), lang, subject, body))
         return cls(tuple(templates))

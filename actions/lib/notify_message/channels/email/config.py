@@ -6,10 +6,12 @@ inferred from the sender's domain (``providers``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
+from .address import bare_address, shown
 from .providers import (
     ALIBABA_MAIL_ENTERPRISE_SERVER,
     BLOCKED_PORT,
@@ -19,6 +21,9 @@ from .providers import (
 )
 
 __all__ = ["TLS_MODES", "SmtpInstance"]
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+                   r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?|[0-9A-Fa-f:.]+)$")
 
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
@@ -63,9 +68,10 @@ class SmtpInstance:
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> SmtpInstance:
         username = reader.string("emailUsername", required=True)
-        if "@" not in username:
+        if bare_address(username) != username:
             raise ConfigError(reader.key("emailUsername"),
-                              f"expected the full sender address (user@domain), got {username!r}")
+                              f"expected the full sender address (user@domain), got "
+                              f"{shown(username)}")
         tls = reader.choice("tls", TLS_MODES, default="implicit")
         tls_set = bool(reader.string("tls"))
         host, port = _server(reader, username, tls, tls_set)
@@ -103,12 +109,17 @@ def _server(reader: ConfigReader, username: str, tls: str, tls_set: bool) -> tup
                 f"{ALIBABA_MAIL_ENTERPRISE_SERVER}:465",
             )
         return host, IMPLICIT_TLS_PORT
+    if "://" in server:
+        raise ConfigError(key, "expected host or host:port without a scheme: write "
+                          "smtps://host:465 as host:465 (implicit TLS is the default) and "
+                          "set tls for starttls or plain")
     host, sep, port_text = server.rpartition(":")
     if not sep or "]" in port_text:  # no port given (or a bare IPv6 literal)
         host, port_text = server, ""
     host = host.strip().strip("[]")
-    if not host or any(c.isspace() for c in host):
-        raise ConfigError(key, f"expected host or host:port, got {server!r}")
+    if not _HOST.match(host):
+        raise ConfigError(key, f"expected host or host:port (a host name, an IPv4 address or "
+                          f"an [IPv6] address), got {server!r}")
     if not port_text:
         port = IMPLICIT_TLS_PORT
     elif port_text.isdigit() and 0 < int(port_text) < 65536:

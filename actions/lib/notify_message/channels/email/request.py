@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from email.utils import parseaddr
 from typing import Any
 
 from ...errors import ParameterError
 from ...params import as_flag, as_list, as_single_line, as_text, is_blank
 from ...config.entries import default_entry, find_entry, no_such_entry
+from .address import bare_address, shown
 from .config import SmtpInstance
 from .message import EmailRequest, unique_addresses
 
 __all__ = ["DEFAULT_SUBJECT", "EmailRequest", "parse_email_address", "parse_email_request"]
 
 DEFAULT_SUBJECT = "Security notification"
-_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1-6]|span|pre)\b"
                    r"[^<>]*>", re.IGNORECASE)
 
@@ -26,9 +24,10 @@ _HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1
 def parse_email_address(parameter: str, value: Any) -> str:
     """One recipient address (``a@b.c`` or ``Name <a@b.c>``), returned bare."""
     text = as_text(parameter, value).strip()
-    _, address = parseaddr(text)
-    if "\r" in text or "\n" in text or not _ADDRESS.match(address):
-        raise ParameterError(parameter, f"{text!r} is not an email address (expected user@domain)")
+    address = bare_address(text)
+    if address is None:
+        raise ParameterError(parameter, f"{shown(text)} is not an email address (expected "
+                             "user@domain, one line of printable text)")
     return address
 
 
@@ -37,7 +36,8 @@ def _recipients(value: Any) -> tuple[str, ...]:
     for i, item in enumerate(as_list("receivers", value)):
         if isinstance(item, Mapping):  # the component's form: {"userid": -1, "email": "..."}
             if is_blank(item.get("email")):
-                raise ParameterError("receivers", f"entry {i} has no 'email' key: {dict(item)!r}")
+                raise ParameterError("receivers", f"entry {i} has no 'email' key (keys: "
+                                     f"{shown(', '.join(map(str, item)))})")
             item = item["email"]
         addresses.append(parse_email_address("receivers", item))
     return unique_addresses(addresses)

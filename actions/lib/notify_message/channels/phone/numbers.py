@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ...bounded import control_character
 from ...errors import ParameterError
 
 __all__ = ["MOBILE_CN", "LANDLINE_CN", "INTERNATIONAL", "PhoneNumber", "parse_phone",
@@ -52,7 +53,14 @@ def parse_phone(parameter: str, value: Any) -> PhoneNumber:
     """One number in any accepted form; ParameterError naming ``parameter`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ParameterError(parameter, f"expected a phone number, got {type(value).__name__}")
-    text = str(value).strip()
+    try:
+        text = str(value).strip()
+    except ValueError:  # an integer beyond Python's digit limit
+        raise ParameterError(parameter, "expected a phone number, got an overlong integer"
+                             ) from None
+    if len(text) > 40 or control_character(text) is not None:
+        raise ParameterError(parameter, "expected a phone number: at most 40 printable "
+                             "characters on one line")
     digits = _NOISE.sub("", text)
     international = digits.startswith("+") or digits.startswith("00")
     digits = digits[1:] if digits.startswith("+") else digits[2:] if international else digits
