@@ -59,5 +59,6 @@ def no_such_entry(parameter: str, selector: str, kind: str, entries: Sequence[E]
                   expected: str) -> ParameterError:
     """The refusal of a selector that names no configured entry."""
     names = ", ".join(e.name for e in entries) or "none configured"
-    return ParameterError(parameter, f"{selector!r} names no configured {kind}; expected "
+    shown = selector[:80] + ("..." if len(selector) > 80 else "")
+    return ParameterError(parameter, f"{shown!r} names no configured {kind}; expected "
                           f"{expected}, or one of: {names}")

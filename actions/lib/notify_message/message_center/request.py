@@ -8,11 +8,15 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..parameters import MESSAGE_CENTER_PARAMETERS
-from ..params import as_json, as_list, as_text, is_blank, reject_unknown
+from .. import bounded
+from ..params import as_json, as_line, as_list, as_text, check_length, is_blank, reject_unknown
 from .receiving import CHANNELS
 from .templates import LANGUAGES, MessageTemplate, RenderedMessage, TemplateBook
 
 __all__ = ["MessageCenterRequest", "parse_message_center_request"]
+
+MAX_ID = 256               # characters in aliuid, eventId and a variable's name
+MAX_VARIABLE = 10_000      # characters in one template variable
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def parse_message_center_request(params: Mapping[str, Any], templates: TemplateB
 
 
 def _required(name: str, value: Any) -> str:
-    text = as_text(name, value).strip()
+    text = as_line(name, value, limit=MAX_ID)
     if not text:
         raise ParameterError(name, "is required")
     return text
@@ -60,7 +64,8 @@ def _channels(value: Any) -> tuple[str, ...]:
     for item in as_list("channelTypeList", value):
         channel = as_text("channelTypeList", item).strip().lower()
         if channel not in CHANNELS:
-            raise ParameterError("channelTypeList", f"{item!r} is not a channel; expected any "
+            shown = channel[:40] + ("..." if len(channel) > 40 else "")
+            raise ParameterError("channelTypeList", f"{shown!r} is not a channel; expected any "
                                  f"of {', '.join(CHANNELS)} (blank = every configured channel)")
         if channel not in channels:
             channels.append(channel)
@@ -76,8 +81,17 @@ def _variables(value: Any) -> dict[str, str]:
                              '{"incidentName": "...", "incidentID": "...", "startTime": "..."}')
     variables = {}
     for name, item in parsed.items():
+        key = as_line("params", name, limit=MAX_ID)
         if isinstance(item, (dict, list)):
-            raise ParameterError("params", f"variable {name!r} must be text or a number, "
+            raise ParameterError("params", f"variable {key!r} must be text or a number, "
                                  f"got {type(item).__name__}")
-        variables[str(name)] = "" if item is None else str(item)
+        text = "" if item is None else as_text(f"params.{key}", item)
+        check_length(f"params.{key}", text, MAX_VARIABLE)
+        # line breaks and tabs may stay (the subject folds them into spaces); other control
+        # characters would reach the subject header and the SMS / DingTalk text
+        char = bounded.control_character(text, allow=bounded.TEXT_WHITESPACE)
+        if char is not None:
+            raise ParameterError(f"params.{key}", "contains the control character "
+                                 f"{bounded.describe_character(char)}")
+        variables[key] = text
     return variables

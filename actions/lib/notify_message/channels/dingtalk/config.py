@@ -20,6 +20,7 @@ from .protocol import (
     SEND_PATH,
     SESSION_PATH,
 )
+from ...bounded import control_character, describe_character
 from ...config.entries import check_entries, find_entry
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
@@ -28,6 +29,7 @@ from ...runtime import RetryPolicy
 
 __all__ = ["Webhook", "DingTalkRobot", "DingTalkSettings", "parse_webhook", "parse_mobile"]
 
+MAX_URL = 2048
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRY_SECONDS = 30.0
 DEFAULT_RETRY_BACKOFF = 1.0
@@ -82,6 +84,12 @@ def _split_url(text: str, allowed_hosts: Sequence[str], path: str, credential: s
     oapi.dingtalk.com on 443 at ``path`` unless the host is an allowed relay."""
     url = text.strip()
     shape = f"https://{DEFAULT_HOST}{path}?{credential}=..."
+    # the exact string that is sent: urlsplit silently drops tab, CR and LF
+    char = control_character(url)
+    if char is not None:
+        raise ValueError(f"contains the control character {describe_character(char)}")
+    if len(url) > MAX_URL:
+        raise ValueError(f"is {len(url)} characters long; at most {MAX_URL} are accepted")
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port

@@ -40,7 +40,15 @@ from .protocol import (
 from ...config.entries import no_such_entry
 from ...errors import ParameterError
 from ...parameters import REPLY_PARAMETERS
-from ...params import as_flag, as_json, as_list, as_text, is_blank, reject_unknown
+from ...params import (
+    as_flag,
+    as_json,
+    as_list,
+    as_text,
+    check_line,
+    is_blank,
+    reject_unknown,
+)
 
 __all__ = ["parse_dingtalk_request", "parse_session_reply", "resolve_robots", "check_size",
            "CONTEXT_KEYS"]
@@ -58,6 +66,7 @@ _ITEM_FIELDS = {spec.items.key: spec.items.fields for spec in MESSAGE_TYPES.valu
 _URL_FIELDS = frozenset(f for spec in MESSAGE_TYPES.values() for f in spec.url_fields)
 # DingTalk opens http(s) links, and dingtalk:// links inside the client.
 _URL_SCHEMES = ("http", "https", "dingtalk")
+MAX_ROBOTS = 100   # robots in one call
 _MARKDOWN_MARKERS = re.compile(r"^[\s#>*\-+`]+")
 _MARKDOWN_TITLE_LENGTH = 64
 
@@ -98,6 +107,9 @@ def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings
         extra = _robots(list(extra_robots), "customReceiver.dingtalk", settings)
         by_token = {r.webhook.access_token: r for r in robots + extra}
         robots = tuple(by_token.values())
+    if len(robots) > MAX_ROBOTS:
+        raise ParameterError("dingdingWebhooks", f"names {len(robots)} robots; at most "
+                             f"{MAX_ROBOTS} are sent to in one call")
     message = _message(_msgtype(params.get("dingdingMsgType")), context)
     check_size(message, robots)
     return DingTalkRequest(message=message, robots=robots)
@@ -283,7 +295,7 @@ def _payload(msgtype: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 def _field_text(name: str, value: Any) -> str:
     text = as_text(f"dingdingcontext.{name}", value)
     if name in _URL_FIELDS:
-        text = text.strip()
+        text = check_line("dingdingcontext", text.strip())
         scheme = urllib.parse.urlsplit(text).scheme.lower()
         if scheme not in _URL_SCHEMES:
             raise ParameterError("dingdingcontext", f"{name} must be an http(s):// or "
@@ -329,7 +341,7 @@ def _mentions(fields: Mapping[str, Any]) -> Mentions:
     for item in as_list("dingdingcontext.atUserIds", fields.get("atUserIds")):
         if not isinstance(item, (str, int)) or isinstance(item, bool) or not str(item).strip():
             raise ParameterError("dingdingcontext", f"atUserIds has {item!r}; expected user ids")
-        user_ids.append(str(item).strip())
+        user_ids.append(check_line("dingdingcontext", as_text("dingdingcontext", item).strip()))
     at_all = as_flag("dingdingcontext.isAtAll", fields.get("isAtAll"))
     if at_all is None:
         raise ParameterError("dingdingcontext", "isAtAll must be true or false")

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...errors import ParameterError
-from ...params import as_flag, as_list, as_single_line, as_text, is_blank
+from ...params import as_flag, as_list, as_single_line, as_text, check_length, is_blank
 from ...config.entries import default_entry, find_entry, no_such_entry
 from .address import bare_address, shown
 from .config import SmtpInstance
@@ -17,6 +17,8 @@ from .message import EmailRequest, unique_addresses
 __all__ = ["DEFAULT_SUBJECT", "EmailRequest", "parse_email_address", "parse_email_request"]
 
 DEFAULT_SUBJECT = "Security notification"
+MAX_RECIPIENTS = 1000        # addresses in one call
+MAX_BODY = 1_000_000         # characters of emailcontext
 _HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1-6]|span|pre)\b"
                    r"[^<>]*>", re.IGNORECASE)
 
@@ -83,11 +85,16 @@ def parse_email_request(params: Mapping[str, Any], instances: Sequence[SmtpInsta
                                  "email to 1 or remove receivers")
         return None
     recipients = unique_addresses((*recipients, *extra_recipients))
+    if len(recipients) > MAX_RECIPIENTS:
+        raise ParameterError("receivers", f"has {len(recipients)} addresses (with "
+                             f"customReceiver's); at most {MAX_RECIPIENTS} are mailed in one "
+                             "call")
     if not recipients:
         raise ParameterError("receivers", "is required when email is set: give one or more "
                              "addresses")
     subject = as_single_line("emailTitle", params.get("emailTitle")) or DEFAULT_SUBJECT
-    body = as_text("emailcontext", params.get("emailcontext")).strip()
+    body = check_length("emailcontext", as_text("emailcontext", params.get("emailcontext")),
+                        MAX_BODY).strip()
     if not body:
         raise ParameterError("emailcontext", "is required when sending email: give the body text")
     return EmailRequest(instance=instance, recipients=recipients, subject=subject, body=body,

@@ -24,7 +24,7 @@ from typing import Any
 from ...config.pack import PackConfig
 from ...config.entries import default_entry, find_entry, no_such_entry
 from ...errors import ParameterError
-from ...params import as_flag, as_list, as_text, is_blank
+from ...params import as_flag, as_list, as_text, check_length, is_blank
 from .message import SmsRequest, VoiceRequest
 from .numbers import (
     INTERNATIONAL,
@@ -41,6 +41,8 @@ __all__ = ["parse_phones", "parse_phone_requests", "SMS_KINDS", "VOICE_KINDS",
 
 SMS_KINDS = (MOBILE_CN, INTERNATIONAL)
 VOICE_KINDS = (MOBILE_CN, LANDLINE_CN)
+MAX_NUMBERS = 5000      # numbers in one call (SendSms takes 1000 a request)
+MAX_TEXT = 1000         # characters of smscontext or telephonecontext
 TTS_PARAM_LIMIT = 250   # SingleCallByTts: TtsParam must be shorter than this many characters
 # a list of numbers in text: not spaces, "+86 138 0013 8000" is one number
 _TEXT_SEPARATORS = re.compile(r"[,;，；\n]+")
@@ -66,8 +68,11 @@ def parse_phone_requests(params: Mapping[str, Any], config: PackConfig,
     telephone = parse_phones("telephone", params.get("telephone"))
     numbers = unique_numbers((*telephone, *extra_numbers))
     sms_value = params.get("sms")
-    sms_text = as_text("smscontext", params.get("smscontext")).strip()
-    call_text = as_text("telephonecontext", params.get("telephonecontext")).strip()
+    sms_text = check_length("smscontext", as_text("smscontext", params.get("smscontext")),
+                            MAX_TEXT).strip()
+    call_text = check_length("telephonecontext",
+                             as_text("telephonecontext", params.get("telephonecontext")),
+                             MAX_TEXT).strip()
     sms_flag = None if is_blank(sms_value) else as_flag("sms", sms_value)
     sms_unset = is_blank(sms_value) or sms_flag is False
     if sms_unset and not (telephone or sms_text or call_text):
@@ -90,6 +95,9 @@ def parse_phone_requests(params: Mapping[str, Any], config: PackConfig,
     if not texts and not calls:
         raise ParameterError("telephone", "numbers were given but nothing to send them: set sms "
                              "to 1 with smscontext, or give telephonecontext for a voice call")
+    if len(numbers) > MAX_NUMBERS:
+        raise ParameterError("telephone", f"has {len(numbers)} numbers (with customReceiver's); "
+                             f"at most {MAX_NUMBERS} are texted or called in one call")
     if not numbers:
         raise ParameterError("telephone", "is required for SMS and voice: give one or more "
                              "phone numbers (or phones in customReceiver)")
