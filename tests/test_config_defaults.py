@@ -76,3 +76,20 @@ def test_every_schema_default_is_checked():
 @pytest.mark.parametrize("path, default", DEFAULTS)
 def test_the_schema_default_is_the_library_default(path, default):
     assert READ[path](PackConfig.from_mapping(MINIMAL)) == default
+
+
+def test_the_library_knows_every_secret_key_of_the_schema():
+    from notify_message.config.pack import SECRET_KEYS
+
+    with open(os.path.join(PACK_DIR, "config.schema.yaml"), encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    found, pending = set(), [{"properties": schema}]
+    while pending:
+        node = pending.pop()
+        for name, child in (node.get("properties") or {}).items():
+            if child.get("secret"):
+                found.add(name)
+            pending.append(child)
+        if isinstance(node.get("items"), dict):
+            pending.append(node["items"])
+    assert found == SECRET_KEYS

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config.pack import PackConfig
 from .custom.request import CustomRequest, parse_custom_request
-from .errors import NotifyMessageError
-from .result import Delivery, NotifyResult
+from .errors import NotifyMessageError, ParameterError
+from .result import Delivery, NotifyResult, Redactor
 from .runtime import DeliveryContext, run_deliveries
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         request = parse_custom_request(_present(params), pack_config)
-    except NotifyMessageError as exc:
-        return NotifyResult.failed(str(exc))
+    except Exception as exc:  # noqa: BLE001  (every refusal is a result, never a traceback)
+        return _refused("notifyByCustom", exc, params, config)
     deliveries = _run(pack_config, lambda ctx: deliver_custom(request, pack_config, ctx),
                       extra_secrets=request.secrets())
     result = NotifyResult(deliveries=tuple(deliveries))
@@ -86,8 +86,8 @@ def notify_by_message_center(params: Mapping[str, Any],
             return _relay(request, pack_config)
         from .message_center.local import deliver_local, find_recipient, plan_for
         recipient = find_recipient(request, pack_config)
-    except NotifyMessageError as exc:
-        return NotifyResult.failed(str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return _refused("notifyByMessageCenter", exc, params, config)
     plan = plan_for(request, recipient)
     extra = {"provider": "local", "eventId": request.event_id, "lang": request.lang,
              "channels": plan.to_dict()}
@@ -117,8 +117,8 @@ def reply_dingtalk(params: Mapping[str, Any], config: Mapping[str, Any] | PackCo
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         now = int(time.time() * 1000) if now_ms is None else now_ms
         request = parse_session_reply(_present(params), pack_config.dingtalk, now)
-    except NotifyMessageError as exc:
-        return NotifyResult.failed(str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return _refused("replyDingTalk", exc, params, config)
     deliveries = _run(pack_config, lambda ctx: send_dingtalk(request, pack_config.dingtalk, ctx),
                       extra_secrets=request.secrets())
     result = NotifyResult(deliveries=tuple(deliveries))
@@ -146,6 +146,27 @@ def _run(config: PackConfig, deliver: Callable[[DeliveryContext], Awaitable[list
                           max_concurrency=config.max_concurrency)
 
 
+def _refused(action: str, exc: Exception, params: Any, config: Any) -> NotifyResult:
+    """A call refused before anything was sent.  Its reason passes through a redactor that
+    knows every secret of the config (parsed or not) and every webhook credential in the
+    parameters (a URL refused for its host still holds its token).  A refusal that is not
+    a ParameterError or ConfigError is a bug of ours: named by type, logged, never raised."""
+    from .channels.dingtalk.protocol import credentials_in
+    from .config.pack import raw_secrets
+
+    mapping = config.mapping if isinstance(config, PackConfig) else config
+    redact = Redactor(raw_secrets(mapping) + credentials_in(params))
+    if isinstance(exc, NotifyMessageError):
+        return NotifyResult.failed(redact(str(exc)))
+    log.error("%s: unexpected %s while reading the parameters: %s", action,
+              type(exc).__name__, redact(str(exc))[:300])
+    return NotifyResult.failed(f"the parameters could not be read ({type(exc).__name__}); "
+                               "this is a bug of notify_message, please report it")
+
+
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:
     """Drop parameters st2 passes as None because the caller left them out."""
+    if not isinstance(params, Mapping):
+        raise ParameterError("parameters", f"expected an object of parameters, got "
+                             f"{type(params).__name__}")
     return {name: value for name, value in params.items() if value is not None}

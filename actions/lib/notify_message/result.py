@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 __all__ = ["Channel", "Outcome", "Delivery", "NotifyResult", "Reply", "Redactor", "http_status"]
 
@@ -168,8 +169,11 @@ class Redactor:
     MASK = "***"
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # each secret also as it looks percent-encoded or decoded (a token in a URL)
+        forms = {form for s in secrets if s and len(s) >= 4
+                 for form in (s, quote(s, safe=""), quote_plus(s), unquote(s), unquote_plus(s))}
         # longest first, so that a secret containing another is masked whole
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -35,6 +35,29 @@ _DINGTALK_KEYS = ("dingtalk_robots", "dingtalk_allowed_hosts", "dingtalk_ca_bund
 _MESSAGE_CENTER_DEFAULTS = {"provider": "local", "default_lang": "zh", "pmsg_ttl_days": 30}
 
 
+# the config keys the schema marks secret: true (a test compares them)
+SECRET_KEYS = frozenset({"emailPassword", "webhook", "secret", "access_key_id",
+                         "access_key_secret", "app_secret"})
+
+
+def raw_secrets(mapping: Any) -> list[str]:
+    """The values of every secret key in a config mapping, parsed or not: what an error
+    about a config that did not parse must not show either."""
+    found: list[str] = []
+    pending = [mapping]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            for key, value in current.items():
+                if key in SECRET_KEYS and isinstance(value, str):
+                    found.append(value.strip())
+                else:
+                    pending.append(value)
+        elif isinstance(current, (list, tuple)):
+            pending += list(current)
+    return found
+
+
 class PackConfig:
     """Everything the pack config holds, validated.
 
@@ -66,6 +89,11 @@ class PackConfig:
             raise ConfigError("aliyun", "is required when message_center.provider is "
                               "aliyun_soar: give the AccessKey pair that may call SOAR")
         return config
+
+    @property
+    def mapping(self) -> Mapping[str, Any]:
+        """The config as it was given."""
+        return self._reader.mapping
 
     def replace(self, **sections: Any) -> PackConfig:
         """A copy with some sections replaced by parsed ones (``dingtalk=...``)."""

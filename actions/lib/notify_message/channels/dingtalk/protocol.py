@@ -280,6 +280,29 @@ def shape_hint(msgtype: str) -> str:
     return shape
 
 
+# The query parameters of a webhook URL that are credentials (a robot's token, a session),
+# and those a signed request adds.
+CREDENTIAL_PARAMETERS = ("access_token", "session")
+SIGNING_PARAMETERS = ("timestamp", "sign")
+_CREDENTIAL = re.compile(r"(?:%s)=([^&\s'\"\\,;\]}]+)" % "|".join(CREDENTIAL_PARAMETERS))
+
+
+def credentials_in(value: Any) -> list[str]:
+    """Every webhook credential (``access_token=...``, ``session=...``) in the strings of a
+    value, however deep: what a result must not show even when the URL was refused."""
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            found += _CREDENTIAL.findall(current)
+        elif isinstance(current, Mapping):
+            pending += list(current.keys()) + list(current.values())
+        elif isinstance(current, (list, tuple)):
+            pending += list(current)
+    return found
+
+
 def explain_errcode(errcode: int, errmsg: str) -> tuple[bool, str]:
     """(transient, explanation) for an errcode DingTalk answered."""
     known = ERRCODES.get(errcode)

@@ -24,7 +24,15 @@ from ...result import Channel, Delivery, Outcome, Redactor, http_status
 from ...runtime import DeliveryContext, exception_chain
 from .config import DingTalkSettings
 from .message import DingTalkMessage, DingTalkRequest, RobotTarget
-from .protocol import encode_body, explain_errcode, keywords_found, message_text, signed_query
+from .protocol import (
+    CREDENTIAL_PARAMETERS,
+    SIGNING_PARAMETERS,
+    encode_body,
+    explain_errcode,
+    keywords_found,
+    message_text,
+    signed_query,
+)
 
 __all__ = ["CHANNEL", "send_dingtalk"]
 
@@ -35,7 +43,8 @@ _ERRMSG_SHOWN = 200
 class _MaskWebhookCredentials(logging.Filter):
     """httpx logs every request URL at INFO; a robot's URL holds its access_token and sign."""
 
-    _CREDENTIAL = re.compile(r"((?:access_token|session|sign|timestamp)=)[^&\s'\"]+")
+    _CREDENTIAL = re.compile(r"((?:%s)=)[^&\s'\"]+"
+                             % "|".join(CREDENTIAL_PARAMETERS + SIGNING_PARAMETERS))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
