@@ -32,6 +32,7 @@ READ = {
     "dingtalk_timeout": lambda c: c.dingtalk.timeout,
     "dingtalk_retry_seconds": lambda c: c.dingtalk.retry_seconds,
     "dingtalk_retry_backoff": lambda c: c.dingtalk.retry_backoff,
+    "dingtalk_retry_unknown": lambda c: c.dingtalk.retry_unknown,
     "message_center.provider": lambda c: c.message_center.provider,
     "message_center.default_lang": lambda c: c.message_center.default_lang,
     "message_center.pmsg_ttl_days": lambda c: c.message_center.pmsg_ttl_days,

@@ -56,7 +56,10 @@ class Delivery:
     the provider answered (an SMTP reply code, a DingTalk errcode, an SMS Code, or
     ``HTTP 503``), or None when the request never got an answer.  ``reference`` is the
     provider's id of the message, for looking it up later (SMS BizId, voice CallId, an
-    internal message's id), or None.  Build one with the factories.
+    internal message's id), or None.  ``uncertain_attempts`` counts the attempts that may
+    have reached the service without an answer saying so (a retried timeout): above 0 with
+    a delivered outcome, the message may have arrived more than once.  Build one with the
+    factories.
     """
 
     channel: Channel
@@ -66,6 +69,7 @@ class Delivery:
     attempts: int = 0
     detail: str = ""
     reference: str | None = None
+    uncertain_attempts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -73,8 +77,10 @@ class Delivery:
 
     @classmethod
     def delivered(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
-                  attempts: int = 1, reference: str | None = None) -> Delivery:
-        return cls(channel, target, Outcome.DELIVERED, code, attempts, detail, reference)
+                  attempts: int = 1, reference: str | None = None,
+                  uncertain_attempts: int = 0) -> Delivery:
+        return cls(channel, target, Outcome.DELIVERED, code, attempts, detail, reference,
+                   uncertain_attempts)
 
     @classmethod
     def failed(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
@@ -90,9 +96,10 @@ class Delivery:
 
     @classmethod
     def unknown(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
-                attempts: int = 1) -> Delivery:
+                attempts: int = 1, uncertain_attempts: int = 1) -> Delivery:
         """Sent without an answer: it may have been delivered."""
-        return cls(channel, target, Outcome.UNKNOWN, code, attempts, detail)
+        return cls(channel, target, Outcome.UNKNOWN, code, attempts, detail, None,
+                   uncertain_attempts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +111,7 @@ class Delivery:
             "attempts": self.attempts,
             "detail": self.detail,
             "reference": self.reference,
+            "uncertain_attempts": self.uncertain_attempts,
         }
 
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from . import bounded
 from .result import Delivery, Redactor
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["DeliveryContext", "RetryPolicy", "run_deliveries", "client_tls_context",
-           "exception_chain"]
+           "exception_chain", "post", "HttpAnswer", "AnswerTooLarge"]
 
 DEFAULT_HTTP_TIMEOUT = 10.0
 
@@ -106,6 +107,45 @@ class DeliveryContext:
                         tb: TracebackType | None) -> None:
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(client.aclose() for client in clients))
+
+
+# what an HTTP service may answer: DingTalk's and Alibaba's answers are a few hundred bytes
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+class AnswerTooLarge(ValueError):
+    """The service answered more than MAX_ANSWER_BYTES: not read further."""
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An HTTP answer read within bounds: its status and body."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON within ``bounded``'s limits; ValueError when it is not that."""
+        return bounded.loads(self.body.decode("utf-8", "replace"), max_bytes=MAX_ANSWER_BYTES)
+
+
+async def post(client: httpx.AsyncClient, url: str, *, content: bytes,
+               headers: Mapping[str, str], timeout: float) -> HttpAnswer:
+    """POST and read the answer within one deadline for the whole exchange (httpx's timeout
+    is per read: a server sending a byte at a time would stretch it) and a size bound."""
+    async def exchange() -> HttpAnswer:
+        async with client.stream("POST", url, content=content, headers=dict(headers),
+                                 timeout=timeout) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise AnswerTooLarge(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+                chunks.append(chunk)
+            return HttpAnswer(response.status_code, b"".join(chunks))
+
+    return await asyncio.wait_for(exchange(), timeout=timeout)
 
 
 def run_deliveries(deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]], *,

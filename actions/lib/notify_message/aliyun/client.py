@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..result import Channel, Delivery, http_status
-from ..runtime import DeliveryContext
+from ..runtime import AnswerTooLarge, DeliveryContext, post
 from .account import AliyunAccount
 from .signing import AliyunProduct, percent_encode, sign_params
 
@@ -127,35 +127,43 @@ class AliyunClient:
         body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in signed.items())
         endpoint = self.endpoint(product)
         try:
-            response = await self.http.post(
-                account.url(product), content=body.encode("ascii"), timeout=account.timeout,
+            # one deadline for the whole attempt, not per read (httpx's timeout)
+            response = await post(
+                self.http, account.url(product), content=body.encode("ascii"),
+                timeout=account.timeout,
                 headers={"Content-Type": "application/x-www-form-urlencoded",
                          "Accept": "application/json"})
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return RpcAnswer(NOT_SENT, endpoint, attempts,
                              error=self.redactor(f"could not connect to {endpoint}: "
                                                  f"{_describe(exc)}"))
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             return RpcAnswer(UNKNOWN, endpoint, attempts,
                              error=f"no answer from {endpoint} within {account.timeout:g}s")
+        except AnswerTooLarge as exc:
+            return RpcAnswer(UNKNOWN, endpoint, attempts, error=f"{endpoint}: {exc}")
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            return RpcAnswer(NOT_SENT, endpoint, attempts,
+                             error=f"the request to {endpoint} could not be made "
+                                   f"({type(exc).__name__})")
         except httpx.HTTPError as exc:
             return RpcAnswer(UNKNOWN, endpoint, attempts,
                              error=self.redactor(f"the connection to {endpoint} broke before "
                                                  f"an answer came: {_describe(exc)}"))
+        status = response.status
         try:
             parsed = response.json()
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            outcome = ANSWERED if 400 <= response.status_code < 500 else UNKNOWN
-            return RpcAnswer(outcome, endpoint, attempts, response.status_code,
-                             error=f"{endpoint} answered HTTP {response.status_code} without "
-                                   "an Alibaba Cloud JSON body")
-        if response.status_code >= 500:  # the gateway failed: the action may or may not have run
-            return RpcAnswer(UNKNOWN, endpoint, attempts, response.status_code,
-                             self._clean(parsed),
-                             error=f"{endpoint} answered HTTP {response.status_code}")
-        return RpcAnswer(ANSWERED, endpoint, attempts, response.status_code, self._clean(parsed))
+            outcome = ANSWERED if 400 <= status < 500 else UNKNOWN
+            return RpcAnswer(outcome, endpoint, attempts, status,
+                             error=f"{endpoint} answered HTTP {status} without an Alibaba Cloud "
+                                   "JSON body")
+        if status >= 500:  # the gateway failed: the action may or may not have run
+            return RpcAnswer(UNKNOWN, endpoint, attempts, status, self._clean(parsed),
+                             error=f"{endpoint} answered HTTP {status}")
+        return RpcAnswer(ANSWERED, endpoint, attempts, status, self._clean(parsed))
 
     def _clean(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The answer with configured secrets masked; SignatureDoesNotMatch messages quote the

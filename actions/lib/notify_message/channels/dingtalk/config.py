@@ -189,6 +189,7 @@ class DingTalkSettings:
     timeout: float = DEFAULT_TIMEOUT
     retry_seconds: float = DEFAULT_RETRY_SECONDS
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    retry_unknown: bool = True      # retry a request that may have reached DingTalk
     # DingTalk's own limits; not config keys, but replaceable so tests can use short windows
     rate_limit: int = RATE_LIMIT_MESSAGES
     rate_window: float = RATE_LIMIT_WINDOW
@@ -208,6 +209,7 @@ class DingTalkSettings:
             retry_seconds=reader.seconds("dingtalk_retry_seconds", default=DEFAULT_RETRY_SECONDS,
                                          zero=True),
             retry_backoff=reader.seconds("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
+            retry_unknown=reader.boolean("dingtalk_retry_unknown", default=True),
         )
 
     @property

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from ...result import Channel, Delivery, Outcome, Redactor, http_status
-from ...runtime import DeliveryContext, exception_chain
+from ...runtime import AnswerTooLarge, DeliveryContext, HttpAnswer, exception_chain, post
 from .config import DingTalkSettings
 from .message import DingTalkMessage, DingTalkRequest, RobotTarget
 from .protocol import (
@@ -109,7 +109,9 @@ class _Sender:
         content = encode_body(body)
         policy = self.settings.retry_policy
         started = time.monotonic()
-        attempts = 0
+        # the retry budget bounds the whole delivery, attempts included (one attempt at least)
+        deadline = started + max(policy.budget, self.settings.timeout)
+        attempts = uncertain = 0
         answer = _Answer(Outcome.NOT_SENT, False, None, "not sent")
         while True:
             elapsed = time.monotonic() - started
@@ -124,52 +126,80 @@ class _Sender:
             attempts += 1
             self.rate.record(robot.webhook.access_token, time.monotonic())
             async with self.ctx.limit:
-                answer = await self._post(robot, content)
+                time_left = deadline - time.monotonic()
+                answer = await self._post(robot, content, min(self.settings.timeout,
+                                                              max(time_left, 0.001)))
             if answer.outcome is Outcome.DELIVERED:
                 retried = f" after {attempts} attempts" if attempts > 1 else ""
-                return Delivery.delivered(CHANNEL, robot.label, answer.detail + retried,
-                                          code=answer.code, attempts=attempts)
+                twice = (f"; {uncertain} earlier attempt{'s' if uncertain > 1 else ''} got no "
+                         "answer and may have arrived too") if uncertain else ""
+                return Delivery.delivered(CHANNEL, robot.label, answer.detail + retried + twice,
+                                          code=answer.code, attempts=attempts,
+                                          uncertain_attempts=uncertain)
+            if answer.outcome is Outcome.UNKNOWN:
+                uncertain += 1
+                if not self.settings.retry_unknown:
+                    return self._final(robot, attempts, answer, (
+                        "; not retried: it may have reached DingTalk and "
+                        "dingtalk_retry_unknown is false"), uncertain)
             if not answer.transient:
-                return self._final(robot, attempts, answer, "")
+                return self._final(robot, attempts, answer, "", uncertain)
             pause = policy.next_delay(attempts, time.monotonic() - started)
+            if pause is not None and time.monotonic() + pause >= deadline:
+                pause = None
             if pause is None:
                 return self._final(robot, attempts, answer, (
                     f"; gave up after {attempts} attempt{'s' if attempts > 1 else ''} within "
-                    f"dingtalk_retry_seconds ({policy.budget:g}s)"))
+                    f"dingtalk_retry_seconds ({policy.budget:g}s)"), uncertain)
             await asyncio.sleep(pause)
 
-    def _final(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str) -> Delivery:
-        return Delivery(CHANNEL, robot.label, answer.outcome, answer.code, attempts,
-                        self._scrub(robot, answer.detail + why))
+    def _final(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str,
+               uncertain: int = 0) -> Delivery:
+        # a failure after an attempt that may have arrived is an unknown outcome, not a failure
+        outcome = Outcome.UNKNOWN if uncertain and answer.outcome is not Outcome.DELIVERED \
+            else answer.outcome
+        return Delivery(CHANNEL, robot.label, outcome, answer.code, attempts,
+                        self._scrub(robot, answer.detail + why), None, uncertain)
 
     def _scrub(self, robot: RobotTarget, text: str) -> str:
         # the robot's own credentials too: a URL from a parameter is in no config
         own = Redactor((robot.webhook.url, robot.webhook.access_token, robot.secret))
         return self.ctx.redactor(own(text))
 
-    async def _post(self, robot: RobotTarget, content: bytes) -> _Answer:
+    async def _post(self, robot: RobotTarget, content: bytes, timeout: float) -> _Answer:
         url = robot.webhook.url
         if robot.secret:
             url += "&" + signed_query(robot.secret, int(time.time() * 1000))
         where = robot.webhook.netloc
         client = self.ctx.http(self.settings.ca_bundle)
         try:
-            response = await client.post(
-                url, content=content, timeout=self.settings.timeout,
-                headers={"Content-Type": "application/json; charset=utf-8"})
-        except httpx.TimeoutException:
+            # one deadline for the whole attempt: httpx's timeout is per read, and a server
+            # that sends a byte at a time would stretch it without end
+            response = await post(client, url, content=content, timeout=timeout,
+                                  headers={"Content-Type": "application/json; charset=utf-8"})
+        except (httpx.ConnectTimeout, httpx.PoolTimeout):
+            return _Answer(Outcome.NOT_SENT, True, None,
+                           f"could not connect to {where} within {timeout:g}s")
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             return _Answer(Outcome.UNKNOWN, True, None,
-                           f"timed out after {self.settings.timeout:g}s waiting for {where}")
+                           f"no answer from {where} within {timeout:g}s")
         except httpx.ConnectError as exc:
             return _Answer(Outcome.NOT_SENT, False, None, _connect_failure(exc, where))
         except httpx.TransportError as exc:  # the connection broke mid-request
             return _Answer(Outcome.UNKNOWN, True, None,
                            f"the connection to {where} failed ({type(exc).__name__})")
+        except AnswerTooLarge:
+            return _Answer(Outcome.UNKNOWN, False, None, (
+                f"{where} answered more than a DingTalk answer can be, so whether the message "
+                "was taken is unknown: is the webhook a DingTalk robot?"))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            return _Answer(Outcome.NOT_SENT, False, None,
+                           f"the request to {where} could not be made ({type(exc).__name__})")
         return _read_answer(response, where)
 
 
-def _read_answer(response: httpx.Response, where: str) -> _Answer:
-    status = response.status_code
+def _read_answer(response: HttpAnswer, where: str) -> _Answer:
+    status = response.status
     if status >= 500:
         return _Answer(Outcome.FAILED, True, http_status(status),
                        f"{where} answered HTTP {status}")
@@ -180,7 +210,7 @@ def _read_answer(response: httpx.Response, where: str) -> _Answer:
     try:
         answer = response.json()
         errcode = int(answer["errcode"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):
         return _Answer(Outcome.UNKNOWN, False, None, (
             f"{where} answered HTTP 200 without DingTalk's errcode, so whether the message "
             "was taken is unknown: is the webhook a DingTalk robot?"))

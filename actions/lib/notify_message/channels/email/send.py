@@ -12,7 +12,6 @@ import asyncio
 import math
 import ssl
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -30,30 +29,43 @@ MESSAGES_PER_SESSION = 25
 
 
 async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delivery]:
-    """Send one message per recipient over one session of the request's instance."""
+    """Send one message per recipient over one session of the request's instance (more
+    sessions for large fan-outs, up to its ``max_sessions``); one delivery per recipient."""
     instance = request.instance
-    messages = [
-        (recipient, build_message(instance, recipient, request.subject, request.body, request.html))
-        for recipient in request.recipients
-    ]
-    sessions = max(1, min(instance.max_sessions, math.ceil(len(messages) / MESSAGES_PER_SESSION)))
+    recipients = request.recipients
+    sessions = max(1, min(instance.max_sessions,
+                          math.ceil(len(recipients) / MESSAGES_PER_SESSION)))
+    # every session logs in once; after a server closes a session, one more login per call
+    logins = _LoginBudget(sessions + 1)
 
-    async def session(share: Sequence[tuple[str, EmailMessage]]) -> list[Delivery]:
+    async def session(share: Sequence[str]) -> list[Delivery]:
         async with ctx.limit:  # a session is one delivery slot, however many messages it carries
-            return await _Session(instance, ctx.redactor).send_all(share)
+            return await _Session(instance, ctx.redactor, logins).send_all(share, request)
 
-    shares = await asyncio.gather(*(session(messages[i::sessions]) for i in range(sessions)))
+    shares = await asyncio.gather(*(session(recipients[i::sessions]) for i in range(sessions)))
     by_recipient = {d.target: d for share in shares for d in share}
-    return [by_recipient[recipient] for recipient, _ in messages]
+    return [by_recipient[recipient] for recipient in recipients]
+
+
+class _LoginBudget:
+    def __init__(self, logins: int) -> None:
+        self.left = logins
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 class _Session:
-    def __init__(self, instance: SmtpInstance, redactor: Redactor) -> None:
+    def __init__(self, instance: SmtpInstance, redactor: Redactor, logins: _LoginBudget) -> None:
         self.instance = instance
         self.redactor = redactor
+        self.logins = logins
         self.client: aiosmtplib.SMTP | None = None
 
-    async def connect(self) -> None:
+    async def connect(self) -> aiosmtplib.SMTP:
         instance = self.instance
         client = aiosmtplib.SMTP(
             hostname=instance.host,
@@ -64,57 +76,78 @@ class _Session:
                          if instance.tls != "plain" else None),
             timeout=instance.timeout,
         )
-        await client.connect()
         self.client = client
-        await client.login(instance.username, instance.password)
+        # one deadline for the whole attempt (connect, TLS, EHLO, AUTH), not per read: a
+        # server that answers a byte at a time cannot stretch it
+        await asyncio.wait_for(self._open(client), timeout=instance.timeout)
+        return client
+
+    async def _open(self, client: aiosmtplib.SMTP) -> None:
+        await client.connect()
+        await client.login(self.instance.username, self.instance.password)
 
     async def close(self) -> None:
         client, self.client = self.client, None
         if client is None or not client.is_connected:
             return
         try:
-            await client.quit()
+            await asyncio.wait_for(client.quit(), timeout=min(self.instance.timeout, 5.0))
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
             client.close()
 
-    async def send_all(self, messages: Sequence[tuple[str, EmailMessage]]) -> list[Delivery]:
+    async def send_all(self, recipients: Sequence[str], request: EmailRequest
+                       ) -> list[Delivery]:
         deliveries: list[Delivery] = []
-        reconnects_left = 1
         try:
-            for recipient, message in messages:
-                if self.client is None:
+            for index, recipient in enumerate(recipients):
+                client = self.client
+                if client is None:
+                    if not self.logins.take():
+                        why = ("the server closed the session and this call's one new login "
+                               "is used up (no login loop)")
+                        deliveries += [Delivery.not_sent(CHANNEL, r, why)
+                                       for r in recipients[index:]]
+                        break
                     try:
-                        await self.connect()
+                        client = await self.connect()
                     except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                         await self.close()
                         failure = self.failure(exc, before_sending=True)
-                        done = {d.target for d in deliveries}
-                        deliveries += [failure(r) for r, _ in messages if r not in done]
-                        return deliveries
-                try:
-                    _, reply = await self.client.send_message(message)  # type: ignore[union-attr]
-                    deliveries.append(Delivery.delivered(
-                        CHANNEL, recipient, f"accepted by {self.instance.endpoint}: "
-                        + self.redactor(reply.strip()), code="250"))
-                except aiosmtplib.SMTPResponseException as exc:
-                    deliveries.append(self.failure(exc)(recipient))
-                    if exc.code == 421:  # the server is closing the session
-                        await self.close()
-                except aiosmtplib.SMTPRecipientsRefused as exc:
-                    deliveries.append(self.failure(exc.recipients[0])(recipient))
-                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-                    # the session broke: this message was not accepted; the rest get one
-                    # fresh session
-                    deliveries.append(self.failure(exc)(recipient))
-                    await self.close()
-                    if reconnects_left == 0:
-                        failure = self.failure(exc, before_sending=True)
-                        deliveries += [failure(r) for r, _ in messages[len(deliveries):]]
-                        return deliveries
-                    reconnects_left -= 1
+                        deliveries += [failure(r) for r in recipients[index:]]
+                        break
+                deliveries.append(await self.send_one(client, recipient, request))
             return deliveries
         finally:
             await self.close()
+
+    async def send_one(self, client: aiosmtplib.SMTP, recipient: str, request: EmailRequest
+                       ) -> Delivery:
+        """One message, within one deadline for MAIL, RCPT and DATA together."""
+        instance = self.instance
+        try:  # built here, one at a time: a large fan-out never holds every message at once
+            message = build_message(instance, recipient, request.subject, request.body,
+                                    request.html)
+        except Exception as exc:  # noqa: BLE001  (one message's problem, not the call's)
+            return Delivery.not_sent(CHANNEL, recipient,
+                                     f"the message could not be built ({type(exc).__name__})")
+        try:
+            _, reply = await asyncio.wait_for(client.send_message(message),
+                                              timeout=instance.timeout)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return self.failure(exc.recipients[0])(recipient)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421:  # the server is closing the session
+                await self.close()
+            return self.failure(exc)(recipient)
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            # the session broke mid-message: the server may have taken it before it went
+            await self.close()
+            code, detail = explain_failure(exc, instance)
+            return Delivery.unknown(CHANNEL, recipient, self.redactor(
+                f"{detail}; the message may have been accepted before the connection broke, "
+                "so it was not sent again"), code=code)
+        return Delivery.delivered(CHANNEL, recipient, f"accepted by {instance.endpoint}: "
+                                  + self.redactor(reply.strip()), code="250")
 
     def failure(self, exc: BaseException, *, before_sending: bool = False
                 ) -> Callable[[str], Delivery]:
