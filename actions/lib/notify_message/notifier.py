@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .config.pack import PackConfig
 from .custom.request import CustomRequest, parse_custom_request
 from .errors import NotifyMessageError, ParameterError
-from .result import Delivery, NotifyResult, Redactor
-from .runtime import DeliveryContext, run_deliveries
+from .result import Channel, Delivery, NotifyResult, Redactor
+from .runtime import DeliveryContext, guarded, run_deliveries
 
 if TYPE_CHECKING:
     from .message_center.inbox import Inbox
@@ -49,18 +49,22 @@ async def deliver_custom(request: CustomRequest, config: PackConfig, ctx: Delive
     jobs: list[Awaitable[list[Delivery]]] = []
     if request.email is not None:
         from .channels.email.send import send_email
-        jobs.append(send_email(request.email, ctx))
+        jobs.append(guarded(Channel.EMAIL, request.email.recipients,
+                            send_email(request.email, ctx)))
     if request.sms is not None or request.voice is not None:
         from .channels.phone.sms import new_out_id, send_sms
         from .channels.phone.voice import place_calls
         out_id = new_out_id()  # one OutId for the texts and calls of this notification
         if request.sms is not None:
-            jobs.append(send_sms(request.sms, ctx, out_id=out_id))
+            jobs.append(guarded(Channel.SMS, [n.display for n in request.sms.numbers],
+                                send_sms(request.sms, ctx, out_id=out_id)))
         if request.voice is not None:
-            jobs.append(place_calls(request.voice, ctx, out_id=out_id))
+            jobs.append(guarded(Channel.VOICE, [n.display for n in request.voice.numbers],
+                                place_calls(request.voice, ctx, out_id=out_id)))
     if request.dingtalk is not None:
         from .channels.dingtalk.send import send_dingtalk
-        jobs.append(send_dingtalk(request.dingtalk, config.dingtalk, ctx))
+        jobs.append(guarded(Channel.DINGTALK, [r.label for r in request.dingtalk.robots],
+                            send_dingtalk(request.dingtalk, config.dingtalk, ctx)))
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 

@@ -9,23 +9,25 @@ never loads it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import bounded
-from .result import Delivery, Redactor
+from .result import Channel, Delivery, Redactor
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["DeliveryContext", "RetryPolicy", "run_deliveries", "client_tls_context",
-           "exception_chain", "post", "HttpAnswer", "AnswerTooLarge"]
+           "exception_chain", "post", "HttpAnswer", "AnswerTooLarge", "guarded"]
 
 DEFAULT_HTTP_TIMEOUT = 10.0
+log = logging.getLogger(__name__)
 
 
 def client_tls_context(ca_bundle: str = "", *, verify: bool = True) -> ssl.SSLContext:
@@ -146,6 +148,22 @@ async def post(client: httpx.AsyncClient, url: str, *, content: bytes,
             return HttpAnswer(response.status_code, b"".join(chunks))
 
     return await asyncio.wait_for(exchange(), timeout=timeout)
+
+
+async def guarded(channel: Channel, targets: Sequence[str],
+                  work: Awaitable[list[Delivery]]) -> list[Delivery]:
+    """The deliveries ``work`` makes, or, when it raises what no sender expected, one
+    ``outcome unknown`` delivery per target naming the exception's type (never its text,
+    which could hold a secret): one delivery's failure never takes the others' results."""
+    try:
+        return await work
+    except Exception as exc:  # noqa: BLE001  (the delivery boundary: nothing passes it)
+        log.error("%s delivery to %d target(s) failed unexpectedly: %s", channel.value,
+                  len(targets), type(exc).__name__)
+        return [Delivery.unknown(channel, target, (
+            f"the delivery failed unexpectedly ({type(exc).__name__}) and may or may not have "
+            "reached the service; the action's log has the exception type"))
+            for target in targets]
 
 
 def run_deliveries(deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]], *,

@@ -14,7 +14,7 @@ from ..channels.phone.numbers import unique_numbers
 from ..config.pack import PackConfig
 from ..errors import ParameterError
 from ..result import Channel, Delivery
-from ..runtime import DeliveryContext
+from ..runtime import DeliveryContext, guarded
 from .inbox import Inbox, InternalMessage
 from .receiving import ChannelPlan, Recipient, plan_channels
 from .request import MessageCenterRequest
@@ -44,15 +44,17 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     """Deliver the rendered template on every channel of the plan, concurrently."""
     message = request.render()
     jobs: list[Awaitable[list[Delivery]]] = []
+    target = [recipient.aliuid]
     for channel in plan.used:
         if channel == "email":
-            jobs.append(_email(message, recipient, config, ctx))
+            jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx)))
         elif channel == "pmsg":
-            jobs.append(_pmsg(message, recipient, inbox, ctx))
+            jobs.append(guarded(Channel.PMSG, target, _pmsg(message, recipient, inbox, ctx)))
         elif channel == "sms":
-            jobs.append(_sms(message, recipient, config, ctx))
+            jobs.append(guarded(Channel.SMS, target, _sms(message, recipient, config, ctx)))
         elif channel == "webhook":
-            jobs.append(_webhook(message, recipient, config, ctx))
+            jobs.append(guarded(Channel.DINGTALK, target,
+                                _webhook(message, recipient, config, ctx)))
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import httpx
 
 from ...result import Channel, Delivery, Outcome, Redactor, http_status
-from ...runtime import AnswerTooLarge, DeliveryContext, HttpAnswer, exception_chain, post
+from ...runtime import (
+    AnswerTooLarge,
+    DeliveryContext,
+    HttpAnswer,
+    exception_chain,
+    guarded,
+    post,
+)
 from .config import DingTalkSettings
 from .message import DingTalkMessage, DingTalkRequest, RobotTarget
 from .protocol import (
@@ -62,8 +69,13 @@ async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
                         ctx: DeliveryContext) -> list[Delivery]:
     """Send the message to every robot of the request; one Delivery per robot, in order."""
     sender = _Sender(settings, ctx)
-    return list(await asyncio.gather(*(sender.deliver(robot, request.message)
-                                       for robot in request.robots)))
+
+    async def one(robot: RobotTarget) -> list[Delivery]:
+        return [await sender.deliver(robot, request.message)]
+
+    batches = await asyncio.gather(*(guarded(CHANNEL, [robot.label], one(robot))
+                                     for robot in request.robots))
+    return [delivery for batch in batches for delivery in batch]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import aiosmtplib
 
 from ...result import Channel, Delivery, Redactor
-from ...runtime import DeliveryContext, client_tls_context, exception_chain
+from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded
 from .config import SmtpInstance
 from .message import EmailRequest, build_message
 from .providers import explain_smtp_reply
@@ -42,9 +42,13 @@ async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delive
         async with ctx.limit:  # a session is one delivery slot, however many messages it carries
             return await _Session(instance, ctx.redactor, logins).send_all(share, request)
 
-    shares = await asyncio.gather(*(session(recipients[i::sessions]) for i in range(sessions)))
+    shares = await asyncio.gather(*(guarded(CHANNEL, recipients[i::sessions],
+                                            session(recipients[i::sessions]))
+                                    for i in range(sessions)))
     by_recipient = {d.target: d for share in shares for d in share}
-    return [by_recipient[recipient] for recipient in recipients]
+    return [by_recipient.get(recipient) or Delivery.unknown(
+        CHANNEL, recipient, "no outcome was recorded for this recipient") for recipient in
+        recipients]
 
 
 class _LoginBudget:
@@ -110,7 +114,7 @@ class _Session:
                         break
                     try:
                         client = await self.connect()
-                    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                    except Exception as exc:  # noqa: BLE001  (nothing was sent)
                         await self.close()
                         failure = self.failure(exc, before_sending=True)
                         deliveries += [failure(r) for r in recipients[index:]]
@@ -139,7 +143,7 @@ class _Session:
             if exc.code == 421:  # the server is closing the session
                 await self.close()
             return self.failure(exc)(recipient)
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001  (SMTP errors, a broken session, anything)
             # the session broke mid-message: the server may have taken it before it went
             await self.close()
             code, detail = explain_failure(exc, instance)
@@ -188,4 +192,4 @@ def explain_failure(exc: BaseException, instance: SmtpInstance) -> tuple[str | N
         return None, f"{where} closed the connection before accepting the message"
     if isinstance(cause, OSError):
         return None, f"could not talk to {where}: {cause.strerror or cause}"
-    return None, f"failed talking to {where}: {exc}"
+    return None, f"failed talking to {where}: {type(exc).__name__}: {str(exc)[:200]}"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ...aliyun.client import AliyunClient, answer_delivery
 from ...aliyun.signing import DYSMSAPI
 from ...result import Channel, Delivery
-from ...runtime import DeliveryContext
+from ...runtime import DeliveryContext, guarded
 from .codes import SMS_ERRORS, explain_sms_code
 from .numbers import PhoneNumber
 from .message import SmsRequest
@@ -44,8 +44,10 @@ async def send_sms(request: SmsRequest, ctx: DeliveryContext, *,
     numbers = request.numbers
     batches = [numbers[i:i + MAX_NUMBERS_PER_REQUEST]
                for i in range(0, len(numbers), MAX_NUMBERS_PER_REQUEST)]
-    results = await asyncio.gather(*(_send_batch(client, request, batch, out_id, ctx)
-                                     for batch in batches))
+    results = await asyncio.gather(*(
+        guarded(CHANNEL, [n.display for n in batch], _send_batch(client, request, batch, out_id,
+                                                                 ctx))
+        for batch in batches))
     return [delivery for batch in results for delivery in batch]
 
 

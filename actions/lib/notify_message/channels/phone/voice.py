@@ -14,7 +14,7 @@ import asyncio
 from ...aliyun.client import AliyunClient, answer_delivery
 from ...aliyun.signing import DYVMSAPI
 from ...result import Channel, Delivery
-from ...runtime import DeliveryContext
+from ...runtime import DeliveryContext, guarded
 from .codes import VOICE_ERRORS, explain_voice_code
 from .numbers import PhoneNumber
 from .message import VoiceRequest
@@ -30,9 +30,14 @@ async def place_calls(request: VoiceRequest, ctx: DeliveryContext, *,
                       out_id: str | None = None) -> list[Delivery]:
     """Call every number of the request once; one delivery per number."""
     client = AliyunClient(request.account, ctx)
-    out_id = out_id or new_out_id()
-    return list(await asyncio.gather(*(_call(client, request, number, out_id, ctx)
-                                       for number in request.numbers)))
+    call_out_id = out_id or new_out_id()
+
+    async def one(number: PhoneNumber) -> list[Delivery]:
+        return [await _call(client, request, number, call_out_id, ctx)]
+
+    batches = await asyncio.gather(*(guarded(CHANNEL, [number.display], one(number))
+                                     for number in request.numbers))
+    return [delivery for batch in batches for delivery in batch]
 
 
 async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber, out_id: str,
