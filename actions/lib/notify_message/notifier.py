@@ -159,7 +159,9 @@ def _refused(action: str, exc: Exception, params: Any, config: Any) -> NotifyRes
     from .config.pack import raw_secrets
 
     mapping = config.mapping if isinstance(config, PackConfig) else config
-    redact = Redactor(raw_secrets(mapping) + credentials_in(params))
+    secrets = raw_secrets(mapping)
+    # a webhook's token is a secret on its own too: given alone, it must not show either
+    redact = Redactor(secrets + credentials_in(secrets) + credentials_in(params))
     if isinstance(exc, NotifyMessageError):
         return NotifyResult.failed(redact(str(exc)))
     log.error("%s: unexpected %s while reading the parameters: %s", action,
