@@ -119,6 +119,21 @@ def test_an_alibaba_endpoint_that_drips_is_cut_and_the_sms_not_sent_twice(hostil
     assert delivery.detail.startswith("outcome unknown, not retried")
 
 
+def test_a_trigger_dispatch_to_a_dripping_st2_api_gives_up_at_its_deadline():
+    from lib.base import TriggerDispatcher
+
+    server = HostileServer("http-drip", interval=0.1).__enter__()
+    try:
+        dispatcher = TriggerDispatcher({"ST2_ACTION_API_URL": "http://127.0.0.1:%d/v1"
+                                        % server.port, "ST2_ACTION_AUTH_TOKEN": "t0ken"},
+                                       timeout=0.5)
+        said, seconds = timed(lambda: dispatcher.dispatch("notify_message.internal_message",
+                                                          {"id": "1"}))
+    finally:
+        server.__exit__()
+    assert seconds < WITHIN and said.endswith("no answer from the st2 API within 0.5s")
+
+
 # --- answers within bounds -----------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["http-huge", "http-deep"])

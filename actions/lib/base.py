@@ -9,6 +9,7 @@ whether the execution succeeded.  Nothing here imports httpx or a channel until 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -70,19 +71,35 @@ class TriggerDispatcher:
         self.timeout = timeout
 
     def dispatch(self, trigger: str, payload: dict[str, Any]) -> str:
+        """What became of the dispatch, in words; never raises, and returns within
+        ``timeout`` seconds whatever the API does (httpx's timeout is per read: the request
+        runs in a thread of its own, and a dispatch still under way then is given up)."""
         if not self.api_url or not self.token:
             return f"trigger {trigger} not dispatched: st2 gave this action no API URL or token"
+        said: list[str] = []
+        worker = threading.Thread(target=self._post, args=(trigger, payload, said), daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not said:
+            return (f"trigger {trigger} not dispatched: no answer from the st2 API within "
+                    f"{self.timeout:g}s")
+        return said[0]
+
+    def _post(self, trigger: str, payload: dict[str, Any], said: list[str]) -> None:
         import httpx  # only an internal message that is announced needs it
 
         try:
             response = httpx.post(f"{self.api_url}/webhooks/st2",
                                   json={"trigger": trigger, "payload": payload},
                                   headers={"X-Auth-Token": self.token}, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return f"trigger {trigger} not dispatched: {type(exc).__name__}"
+        except Exception as exc:  # noqa: BLE001  (a dispatch that fails is said, not raised)
+            said.append(f"trigger {trigger} not dispatched: {type(exc).__name__}")
+            return
         if response.status_code >= 300:
-            return f"trigger {trigger} not dispatched: the st2 API answered {response.status_code}"
-        return f"trigger {trigger} dispatched"
+            said.append(f"trigger {trigger} not dispatched: the st2 API answered "
+                        f"{response.status_code}")
+        else:
+            said.append(f"trigger {trigger} dispatched")
 
 
 class DatastoreInbox:
