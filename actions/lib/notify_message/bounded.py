@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_ITEMS", "BoundsError", "loads",
-           "check_structure", "control_character", "describe_character", "TEXT_WHITESPACE"]
+           "check_structure", "control_character", "describe_character", "TEXT_WHITESPACE",
+           "EDGE", "ascii_digits", "valid_text", "shown"]
 
 MAX_JSON_BYTES = 1024 * 1024     # one JSON parameter or request body
 MAX_JSON_DEPTH = 32              # arrays and objects inside each other
@@ -26,6 +27,9 @@ MAX_JSON_ITEMS = 100_000         # values in one structure, all levels together
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # what text that is not a protocol line (a body, a template) may keep
 TEXT_WHITESPACE = frozenset("\t\n\r")
+# what is stripped from the ends of a line of text before it is checked: the white space a
+# YAML block or a template leaves; any other control character at the ends is refused
+EDGE = " \t\r\n"
 
 
 class BoundsError(ValueError):
@@ -112,6 +116,34 @@ def control_character(text: str, *, allow: frozenset[str] = frozenset()) -> str 
         if match.group() not in allow:
             return match.group()
     return None
+
+
+def ascii_digits(text: str) -> bool:
+    """True for 0-9 only: ``str.isdigit`` also takes ``٤٦٥`` and ``²``."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def valid_text(text: str) -> bool:
+    """False for text that is not Unicode any service can take (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A refused value as an error may quote it: its repr for short scalars, its type for
+    anything else (a repr of a value nested 10,000 deep, or an integer of 10,000 digits,
+    would itself fail), printable and at most ``limit`` characters."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if -10**20 < value < 10**20 else "a very long integer"
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    text = "".join(c if control_character(c) is None else "?" for c in value[:limit])
+    return repr(text) + ("..." if len(value) > limit else "")
 
 
 def describe_character(char: str) -> str:

@@ -65,7 +65,8 @@ def as_flag(name: str, value: Any) -> bool | None:
     if isinstance(value, int):
         if value in (0, 1):
             return bool(value)
-        raise ParameterError(name, f"expected 1 / 0 or true / false, got {value}")
+        raise ParameterError(name, f"expected 1 / 0 or true / false, got "
+                             f"{bounded.shown(value)}")
     if isinstance(value, str):
         word = value.strip().lower()
         if word in TRUE_WORDS:
@@ -84,10 +85,13 @@ def as_text(name: str, value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise ParameterError(name, f"expected text, got the number {value}")
     try:
-        return str(value)
+        text = str(value)
     except ValueError:  # an integer beyond Python's digit limit
         raise ParameterError(name, "expected text, got an integer too long for any service"
                              ) from None
+    if not bounded.valid_text(text):
+        raise ParameterError(name, "is not valid Unicode text (it holds a lone surrogate)")
+    return text
 
 
 def check_line(name: str, text: str) -> str:
@@ -111,7 +115,7 @@ def as_line(name: str, value: Any, *, limit: int) -> str:
     """One line of text (stripped), free of control characters, at most ``limit`` long."""
     text = as_text(name, value)
     check_length(name, text, limit)
-    return check_line(name, text.strip())
+    return check_line(name, text.strip(bounded.EDGE))
 
 
 def as_single_line(name: str, value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -177,16 +178,17 @@ class Redactor:
     MASK = "***"
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # each secret also as it looks percent-encoded or decoded (a token in a URL)
+        # each secret also as it looks percent-encoded or decoded (a token in a URL), in any
+        # letter case (an upper-cased token gives the token away as well)
         forms = {form for s in secrets if s and len(s) >= 4
                  for form in (s, quote(s, safe=""), quote_plus(s), unquote(s), unquote_plus(s))}
         # longest first, so that a secret containing another is masked whole
-        self._secrets = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+        ordered = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+        self._pattern = (re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+                         if ordered else None)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, self.MASK)
-        return text
+        return self._pattern.sub(self.MASK, text) if self._pattern is not None else text
 
 
 @dataclass(frozen=True)

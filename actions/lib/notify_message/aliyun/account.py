@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..bounded import EDGE, control_character, shown, valid_text
 from ..config.reader import ConfigReader
 from ..errors import ConfigError
 from ..runtime import RetryPolicy
@@ -77,11 +78,21 @@ def _endpoint_url(key: str, value: Any, allowed: tuple[str, ...]) -> str:
     """A base URL for a product; hosts outside *.aliyuncs.com only when listed as allowed."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(key, "expected a host or an https:// URL")
-    text = value.strip()
+    text = value.strip(EDGE)
+    # the exact string that is sent: urlsplit silently drops tab, CR and LF
+    if len(text) > 2048 or control_character(text) is not None or not valid_text(text):
+        raise ConfigError(key, "expected a host or an https:// URL: one line of printable "
+                          "text, at most 2048 characters")
     parts = urlsplit(text if "://" in text else f"https://{text}")
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
-        raise ConfigError(key, f"expected a host or an https:// URL, got {text!r}")
+    try:
+        parts.port  # noqa: B018  (a port beyond 65535 raises)
+    except ValueError:
+        raise ConfigError(key, f"has a port outside 1 to 65535: {shown(text)}") from None
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment \
+            or parts.username is not None or parts.password is not None:
+        raise ConfigError(key, f"expected a host or an https:// URL (no user:password, query "
+                          f"or fragment), got {shown(text)}")
     listed = host in allowed
     if not listed and not host.endswith(ALIYUN_HOST_SUFFIX):
         raise ConfigError(key, f"{host} is not an Alibaba Cloud endpoint (*{ALIYUN_HOST_SUFFIX});"

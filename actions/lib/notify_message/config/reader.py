@@ -78,10 +78,12 @@ class ConfigReader:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ConfigError(self.key(name), f"expected a string, got {type(value).__name__}")
         try:
-            text = str(value).strip()
+            text = str(value).strip(bounded.EDGE)
         except ValueError:  # an integer beyond Python's digit limit
             raise ConfigError(self.key(name), "expected a string, got an overlong integer"
                               ) from None
+        if not bounded.valid_text(text):
+            raise ConfigError(self.key(name), "is not valid Unicode text (a lone surrogate)")
         if len(text) > limit:
             raise ConfigError(self.key(name), f"is {len(text)} characters long; at most "
                               f"{limit} are accepted")
@@ -98,14 +100,14 @@ class ConfigReader:
         """A string that must match ``pattern`` (``expected`` says what it should be)."""
         value = self.string(name, default=default)
         if value and not pattern.match(value):
-            raise ConfigError(self.key(name), f"expected {expected}, got {value!r}")
+            raise ConfigError(self.key(name), f"expected {expected}, got {bounded.shown(value)}")
         return value
 
     def choice(self, name: str, choices: Sequence[str], *, default: str) -> str:
         value = self.string(name, default=default).lower()
         if value not in choices:
             raise ConfigError(self.key(name),
-                              f"expected one of {', '.join(choices)}, got {value!r}")
+                              f"expected one of {', '.join(choices)}, got {bounded.shown(value)}")
         return value
 
     def boolean(self, name: str, *, default: bool) -> bool:
@@ -113,7 +115,7 @@ class ConfigReader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise ConfigError(self.key(name), f"expected true or false, got {value!r}")
+            raise ConfigError(self.key(name), f"expected true or false, got {bounded.shown(value)}")
         return value
 
     def integer(self, name: str, *, default: int, minimum: int, maximum: int) -> int:
@@ -126,7 +128,7 @@ class ConfigReader:
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not minimum <= value <= maximum:
             raise ConfigError(self.key(name), f"expected a whole number from {minimum} to "
-                              f"{maximum}, got {value!r}")
+                              f"{maximum}, got {bounded.shown(value)}")
         return value
 
     def seconds(self, name: str, *, default: float, maximum: float = 86400.0,
@@ -137,17 +139,18 @@ class ConfigReader:
             return default
         low = "from 0" if zero else "above 0"
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0 or (value == 0 and not zero) \
-                or value > maximum:
+                or (isinstance(value, float) and not math.isfinite(value)) or value < 0 \
+                or (value == 0 and not zero) or value > maximum:
             raise ConfigError(self.key(name), f"expected seconds {low} up to {maximum:g}, "
-                              f"got {value!r}")
+                              f"got {bounded.shown(value)}")
         return float(value)
 
     def port(self, name: str) -> int:
         """A required TCP port."""
         value = self.mapping.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-            raise ConfigError(self.key(name), f"expected a port from 1 to 65535, got {value!r}")
+            raise ConfigError(self.key(name), f"expected a port from 1 to 65535, got "
+                              f"{bounded.shown(value)}")
         return value
 
     # --- collections ----------------------------------------------------------------------

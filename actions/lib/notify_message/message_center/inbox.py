@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from ..bounded import shown
 from ..errors import ParameterError
 from ..parameters import LIST_MESSAGES_PARAMETERS
 from ..params import as_text, reject_unknown
@@ -97,7 +98,7 @@ def list_internal_messages(params: Mapping[str, Any], inbox: Inbox) -> Reply:
         if isinstance(limit, bool) or not isinstance(limit, int) \
                 or not 1 <= limit <= MAX_LIST_LIMIT:
             raise ParameterError("limit", f"expected a whole number from 1 to {MAX_LIST_LIMIT}, "
-                                 f"got {limit!r}")
+                                 f"got {shown(limit)}")
     except ParameterError as exc:
         return Reply(False, f"Nothing was listed: {exc}",
                      {"aliuid": "", "count": 0, "messages": []})

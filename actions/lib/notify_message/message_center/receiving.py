@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bounded import shown as shown_value
 from ..channels.email.address import bare_address, shown
 from ..config.reader import ConfigReader
 from ..errors import ConfigError, ParameterError
@@ -95,7 +96,7 @@ def _status(reader: ConfigReader, channel: str) -> str:
     word = _STATUS_ALIASES.get(word, word)
     if word not in STATUSES:
         raise ConfigError(reader.key(channel), "expected mandatory (-1), banned (-2), off (0) "
-                          f"or on (1, subscribed), got {value!r}")
+                          f"or on (1, subscribed), got {shown_value(value)}")
     return word
 
 
@@ -133,7 +134,7 @@ def parse_recipients(reader: ConfigReader) -> dict[str, Recipient]:
         parsed: dict[str, dict[str, str]] = {}
         for event_id, channels in subscriptions.mapping.items():
             by_channel = ConfigReader(channels, subscriptions.key(str(event_id)))
-            unknown = sorted(set(by_channel.mapping) - set(CHANNELS))
+            unknown = sorted(str(c) for c in by_channel.mapping if c not in CHANNELS)
             if unknown:
                 raise ConfigError(by_channel.key(str(unknown[0])),
                                   f"expected a channel of {', '.join(CHANNELS)}")

@@ -42,7 +42,8 @@ def parse_message_center_request(params: Mapping[str, Any], templates: TemplateB
     event_id = _required("eventId", params.get("eventId"))
     lang = as_text("lang", params.get("lang")).strip().lower() or default_lang
     if lang not in LANGUAGES:
-        raise ParameterError("lang", f"expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+        raise ParameterError("lang", f"expected one of {', '.join(LANGUAGES)}, got "
+                             f"{bounded.shown(lang)}")
     channels = _channels(params.get("channelTypeList"))
     template = templates.get(event_id, lang)
     variables = _variables(params.get("params"))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bounded import ascii_digits
 from ..config.reader import ConfigReader
 from ..errors import ConfigError
 from .receiving import Recipient, parse_recipients
@@ -28,7 +29,7 @@ class SoarRelay:
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> SoarRelay:
         role_for = reader.string("role_for")
-        if role_for and not role_for.isdigit():
+        if role_for and not ascii_digits(role_for):
             raise ConfigError(reader.key("role_for"), f"expected an account UID, got {role_for!r}")
         return cls(reader.string("playbook_uuid", required=True),
                    reader.string("node_name", default="NotifyMessage_1"), role_for)

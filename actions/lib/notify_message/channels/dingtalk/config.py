@@ -20,7 +20,7 @@ from .protocol import (
     SEND_PATH,
     SESSION_PATH,
 )
-from ...bounded import control_character, describe_character
+from ...bounded import EDGE, control_character, describe_character
 from ...config.entries import check_entries, find_entry
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
@@ -48,7 +48,9 @@ class Webhook:
 
     @property
     def masked(self) -> str:
-        return f"https://{self.netloc}{self.path}?{self.credential}={self.access_token[:4]}***"
+        # a relay's path is shown only when it is DingTalk's own: any other may hold a token
+        path = self.path if self.path in (SEND_PATH, SESSION_PATH) else "/..."
+        return f"https://{self.netloc}{path}?{self.credential}={self.access_token[:4]}***"
 
 
 def parse_webhook(text: str, allowed_hosts: Sequence[str]) -> Webhook:
@@ -82,7 +84,7 @@ def _split_url(text: str, allowed_hosts: Sequence[str], path: str, credential: s
                ) -> tuple[str, urllib.parse.SplitResult, dict[str, list[str]]]:
     """The checks every DingTalk URL passes: https, no user:password or fragment, and
     oapi.dingtalk.com on 443 at ``path`` unless the host is an allowed relay."""
-    url = text.strip()
+    url = text.strip(EDGE)
     shape = f"https://{DEFAULT_HOST}{path}?{credential}=..."
     # the exact string that is sent: urlsplit silently drops tab, CR and LF
     char = control_character(url)

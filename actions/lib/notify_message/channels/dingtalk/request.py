@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...bounded import ascii_digits, shown
 from .config import (
     DingTalkRobot,
     DingTalkSettings,
@@ -130,10 +131,12 @@ def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, n
         raise ParameterError("sessionWebhook", str(exc)) from None
     expires = params.get("sessionWebhookExpiredTime")
     if not is_blank(expires):
-        if isinstance(expires, bool) or not str(expires).strip().isdigit():
+        text = (as_text("sessionWebhookExpiredTime", expires).strip()
+                if isinstance(expires, (str, int)) and not isinstance(expires, bool) else "")
+        if not ascii_digits(text) or len(text) > 16:
             raise ParameterError("sessionWebhookExpiredTime", "expected milliseconds since "
-                                 f"the epoch, as DingTalk gives it, got {expires!r}")
-        if int(str(expires).strip()) <= now_ms:
+                                 f"the epoch, as DingTalk gives it, got {shown(expires)}")
+        if int(text) <= now_ms:
             raise ParameterError("sessionWebhookExpiredTime", "the session webhook has "
                                  "expired, so DingTalk would refuse the reply: answer through "
                                  "a configured robot (notifyByCustom) instead")
@@ -215,7 +218,7 @@ def _msgtype(value: Any) -> str:
         if msgtype.lower() == text.lower():
             return msgtype
     raise ParameterError("dingdingMsgType", f"expected one of {', '.join(MSG_TYPES)}, "
-                         f"got {text!r}")
+                         f"got {shown(text)}")
 
 
 def _message(msgtype: str, value: Any) -> DingTalkMessage:
@@ -227,9 +230,9 @@ def _message(msgtype: str, value: Any) -> DingTalkMessage:
     if not MESSAGE_TYPES[msgtype].mentions and set(fields) & set(MENTION_FIELDS):
         raise ParameterError("dingdingcontext", "atMobiles, atUserIds and isAtAll work only "
                              "in text and markdown messages; DingTalk ignores them in " + msgtype)
-    unknown = sorted(set(fields) - set(CONTEXT_KEYS[msgtype]))
+    unknown = sorted(str(k) for k in fields if k not in CONTEXT_KEYS[msgtype])
     if unknown:
-        raise ParameterError("dingdingcontext", f"has {unknown[0]!r}, which a {msgtype} "
+        raise ParameterError("dingdingcontext", f"has {shown(unknown[0])}, which a {msgtype} "
                              f"message does not take; expected {shape_hint(msgtype)}")
     mentions = _mentions(fields)
     payload = _payload(msgtype, {k: v for k, v in fields.items() if k not in MENTION_FIELDS})
@@ -299,7 +302,7 @@ def _field_text(name: str, value: Any) -> str:
         scheme = urllib.parse.urlsplit(text).scheme.lower()
         if scheme not in _URL_SCHEMES:
             raise ParameterError("dingdingcontext", f"{name} must be an http(s):// or "
-                                 f"dingtalk:// link, got {text[:80]!r}")
+                                 f"dingtalk:// link, got {shown(text)}")
     return text
 
 
@@ -313,9 +316,9 @@ def _items(name: str, value: Any) -> list[dict[str, str]]:
         if not isinstance(item, Mapping):
             raise ParameterError("dingdingcontext", f"{name}[{i}] must be an object with "
                                  f"{', '.join(_ITEM_FIELDS[name])}")
-        unknown = sorted(set(item) - set(_ITEM_FIELDS[name]))
+        unknown = sorted(str(k) for k in item if k not in _ITEM_FIELDS[name])
         if unknown:
-            raise ParameterError("dingdingcontext", f"{name}[{i}] has {unknown[0]!r}; "
+            raise ParameterError("dingdingcontext", f"{name}[{i}] has {shown(unknown[0])}; "
                                  f"expected {', '.join(_ITEM_FIELDS[name])} (note the casing)")
         parsed.append({k: _field_text(k, v) for k, v in item.items() if not is_blank(v)})
     return parsed
@@ -325,7 +328,7 @@ def _orientation(value: Any) -> str:
     text = as_text("dingdingcontext.btnOrientation", value).strip()
     if text not in ("0", "1"):
         raise ParameterError("dingdingcontext", "btnOrientation must be \"0\" (buttons stacked) "
-                             f"or \"1\" (side by side), got {text!r}")
+                             f"or \"1\" (side by side), got {shown(text)}")
     return text
 
 
@@ -334,14 +337,17 @@ def _mentions(fields: Mapping[str, Any]) -> Mentions:
     for item in as_list("dingdingcontext.atMobiles", fields.get("atMobiles")):
         mobile = parse_mobile(str(item)) if isinstance(item, (str, int)) else None
         if mobile is None:
-            raise ParameterError("dingdingcontext", f"atMobiles has {item!r}, which is not a "
+            raise ParameterError("dingdingcontext", f"atMobiles has {shown(item)}, which is not a "
                                  "mobile number")
         mobiles.append(mobile)
     user_ids = []
     for item in as_list("dingdingcontext.atUserIds", fields.get("atUserIds")):
-        if not isinstance(item, (str, int)) or isinstance(item, bool) or not str(item).strip():
-            raise ParameterError("dingdingcontext", f"atUserIds has {item!r}; expected user ids")
-        user_ids.append(check_line("dingdingcontext", as_text("dingdingcontext", item).strip()))
+        text = (as_text("dingdingcontext", item).strip()
+                if isinstance(item, (str, int)) and not isinstance(item, bool) else "")
+        if not text:
+            raise ParameterError("dingdingcontext", f"atUserIds has {shown(item)}; expected "
+                                 "user ids")
+        user_ids.append(check_line("dingdingcontext", text))
     at_all = as_flag("dingdingcontext.isAtAll", fields.get("isAtAll"))
     if at_all is None:
         raise ParameterError("dingdingcontext", "isAtAll must be true or false")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ...bounded import ascii_digits
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
 from .address import bare_address, shown
@@ -119,10 +120,10 @@ def _server(reader: ConfigReader, username: str, tls: str, tls_set: bool) -> tup
     host = host.strip().strip("[]")
     if not _HOST.match(host):
         raise ConfigError(key, f"expected host or host:port (a host name, an IPv4 address or "
-                          f"an [IPv6] address), got {server!r}")
+                          f"an [IPv6] address), got {shown(server)}")
     if not port_text:
         port = IMPLICIT_TLS_PORT
-    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+    elif ascii_digits(port_text) and 0 < int(port_text) < 65536:
         port = int(port_text)
     else:
         raise ConfigError(key, f"expected a port from 1 to 65535 after ':', got {port_text!r}")

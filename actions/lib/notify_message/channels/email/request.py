@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...bounded import EDGE
 from ...errors import ParameterError
 from ...params import as_flag, as_list, as_single_line, as_text, check_length, is_blank
 from ...config.entries import default_entry, find_entry, no_such_entry
@@ -25,7 +26,7 @@ _HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|ul|ol|li|a|b|strong|em|h[1
 
 def parse_email_address(parameter: str, value: Any) -> str:
     """One recipient address (``a@b.c`` or ``Name <a@b.c>``), returned bare."""
-    text = as_text(parameter, value).strip()
+    text = as_text(parameter, value).strip(EDGE)
     address = bare_address(text)
     if address is None:
         raise ParameterError(parameter, f"{shown(text)} is not an email address (expected "

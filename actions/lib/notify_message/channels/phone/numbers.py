@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ...bounded import control_character
+from ...bounded import EDGE, ascii_digits, control_character
 from ...errors import ParameterError
 
 __all__ = ["MOBILE_CN", "LANDLINE_CN", "INTERNATIONAL", "PhoneNumber", "parse_phone",
@@ -54,7 +54,7 @@ def parse_phone(parameter: str, value: Any) -> PhoneNumber:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ParameterError(parameter, f"expected a phone number, got {type(value).__name__}")
     try:
-        text = str(value).strip()
+        text = str(value).strip(EDGE)
     except ValueError:  # an integer beyond Python's digit limit
         raise ParameterError(parameter, "expected a phone number, got an overlong integer"
                              ) from None
@@ -64,7 +64,7 @@ def parse_phone(parameter: str, value: Any) -> PhoneNumber:
     digits = _NOISE.sub("", text)
     international = digits.startswith("+") or digits.startswith("00")
     digits = digits[1:] if digits.startswith("+") else digits[2:] if international else digits
-    if not digits.isdigit():
+    if not ascii_digits(digits):
         raise ParameterError(parameter, f"{text!r} is not a phone number (expected digits, e.g. "
                              "13800138000 or +85261234567)")
     if international or (digits.startswith("86") and _MOBILE.match(digits[2:])):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ...bounded import ascii_digits
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
 
@@ -79,7 +80,7 @@ class SmsProfile:
 
 def _voice(reader: ConfigReader) -> VoiceTemplate:
     show_number = reader.string("show_number")
-    if show_number and not show_number.isdigit():
+    if show_number and not ascii_digits(show_number):
         raise ConfigError(reader.key("show_number"), "expected the digits of a number bought in "
                           "the voice console (or blank for the shared number pool)")
     return VoiceTemplate(
