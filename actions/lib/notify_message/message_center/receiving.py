@@ -92,7 +92,8 @@ def _status(reader: ConfigReader, channel: str) -> str:
         return "off"
     if isinstance(value, bool):  # YAML turns a bare on / off into true / false
         return "on" if value else "off"
-    word = str(value).strip().lower()
+    word = str(value).strip().lower() if isinstance(value, (str, int)) and \
+        -1000 < (value if isinstance(value, int) else 0) < 1000 else ""
     word = _STATUS_ALIASES.get(word, word)
     if word not in STATUSES:
         raise ConfigError(reader.key(channel), "expected mandatory (-1), banned (-2), off (0) "

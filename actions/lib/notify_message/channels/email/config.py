@@ -23,8 +23,10 @@ from .providers import (
 
 __all__ = ["TLS_MODES", "SmtpInstance"]
 
-_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-                   r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?|[0-9A-Fa-f:.]+)$")
+# host:port, [IPv6]:port, or either without the port (465)
+_SERVER = re.compile(r"^(?:(?P<host>[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+                     r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?)"
+                     r"|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?$", re.ASCII)
 
 TLS_MODES = ("implicit", "starttls", "plain")
 DEFAULT_TIMEOUT = 30.0
@@ -114,19 +116,19 @@ def _server(reader: ConfigReader, username: str, tls: str, tls_set: bool) -> tup
         raise ConfigError(key, "expected host or host:port without a scheme: write "
                           "smtps://host:465 as host:465 (implicit TLS is the default) and "
                           "set tls for starttls or plain")
-    host, sep, port_text = server.rpartition(":")
-    if not sep or "]" in port_text:  # no port given (or a bare IPv6 literal)
-        host, port_text = server, ""
-    host = host.strip().strip("[]")
-    if not _HOST.match(host):
+    match = _SERVER.match(server)
+    if match is None:
         raise ConfigError(key, f"expected host or host:port (a host name, an IPv4 address or "
                           f"an [IPv6] address), got {shown(server)}")
+    host = match.group("host") or match.group("ipv6")
+    port_text = match.group("port") or ""
     if not port_text:
         port = IMPLICIT_TLS_PORT
     elif ascii_digits(port_text) and 0 < int(port_text) < 65536:
         port = int(port_text)
     else:
-        raise ConfigError(key, f"expected a port from 1 to 65535 after ':', got {port_text!r}")
+        raise ConfigError(key, f"expected a port from 1 to 65535 after ':', got "
+                          f"{shown(port_text)}")
     if port == BLOCKED_PORT and not (tls_set and tls in ("starttls", "plain")):
         raise ConfigError(
             key,
