@@ -25,7 +25,9 @@ MAX_LINE = 1000   # characters in one line of text a parameter puts in a header
 # the words that mean "on" and "off" wherever a parameter is a flag (the importer agrees)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", ""})
-_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+# ASCII only: a Unicode separator (U+2028, U+0085...) is a control character to refuse, not
+# a separator that would quietly drop it
+_LIST_SEPARATORS = re.compile(r"[,; \t\r\n]+")
 
 
 def is_blank(value: Any) -> bool:

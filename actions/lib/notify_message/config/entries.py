@@ -56,9 +56,10 @@ def find_entry(entries: Sequence[E], selector: str,
 
 
 def no_such_entry(parameter: str, selector: str, kind: str, entries: Sequence[E],
-                  expected: str) -> ParameterError:
-    """The refusal of a selector that names no configured entry."""
+                  expected: str, *, quote: bool = True) -> ParameterError:
+    """The refusal of a selector that names no configured entry; ``quote=False`` where the
+    selector may be a credential (a robot's token given for its name)."""
     names = ", ".join(e.name for e in entries) or "none configured"
-    shown = selector[:80] + ("..." if len(selector) > 80 else "")
-    return ParameterError(parameter, f"{shown!r} names no configured {kind}; expected "
+    shown = repr(selector[:80] + ("..." if len(selector) > 80 else "")) if quote else "it"
+    return ParameterError(parameter, f"{shown} names no configured {kind}; expected "
                           f"{expected}, or one of: {names}")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..bounded import EDGE, control_character
 from ..channels.email.message import unique_addresses
 from ..channels.phone.numbers import PhoneNumber, unique_numbers
 from ..channels.phone.request import parse_phones
@@ -98,15 +99,16 @@ def _strings(key: str, value: Any) -> list[str]:
         if not isinstance(item, str):
             raise ParameterError(f"{_PARAMETER}.{key}",
                                  f"expected strings, got {type(item).__name__}")
-    return [item.strip() for item in items if item.strip()]
+    return [item.strip(EDGE) for item in items if item.strip(EDGE)]
 
 
 def _robot(index: int, text: str) -> str:
     """A robot's configured name or its webhook URL.  Error messages name the entry by index
     only: a webhook URL carries the robot's access token."""
     where = f"{_PARAMETER}.dingtalk[{index}]"
-    if any(c in text for c in "\r\n\t"):
-        raise ParameterError(where, "must be one robot name or webhook URL on one line")
+    if control_character(text) is not None:
+        raise ParameterError(where, "must be one robot name or webhook URL on one line of "
+                             "printable text")
     if "://" in text and not text.lower().startswith("https://"):
         raise ParameterError(where, "a webhook URL must start with https://")
     return as_text(where, text)

@@ -284,7 +284,8 @@ def shape_hint(msgtype: str) -> str:
 # and those a signed request adds.
 CREDENTIAL_PARAMETERS = ("access_token", "session")
 SIGNING_PARAMETERS = ("timestamp", "sign")
-_CREDENTIAL = re.compile(r"(?:%s)=([^&\s'\"\\,;\]}]+)" % "|".join(CREDENTIAL_PARAMETERS))
+_CREDENTIAL = re.compile(r"(?:%s)=([^&\s'\"\\,;\]}]{1,512})" % "|".join(CREDENTIAL_PARAMETERS))
+_MAX_CREDENTIALS = 100
 
 
 def credentials_in(value: Any) -> list[str]:
@@ -294,8 +295,10 @@ def credentials_in(value: Any) -> list[str]:
     pending = [value]
     while pending:
         current = pending.pop()
+        if len(found) >= _MAX_CREDENTIALS:
+            break
         if isinstance(current, str):
-            found += _CREDENTIAL.findall(current)
+            found += _CREDENTIAL.findall(current)[:_MAX_CREDENTIALS]
         elif isinstance(current, Mapping):
             pending += list(current.keys()) + list(current.values())
         elif isinstance(current, (list, tuple)):

@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...bounded import ascii_digits, shown
+from ...bounded import EDGE, ascii_digits, shown
 from .config import (
     DingTalkRobot,
     DingTalkSettings,
@@ -121,7 +120,7 @@ def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, n
     """A reply into the conversation an outgoing robot's message came from, through its
     ``sessionWebhook`` (no signing: the session is the credential), refused once expired."""
     reject_unknown(params, REPLY_PARAMETERS, "replyDingTalk")
-    url = as_text("sessionWebhook", params.get("sessionWebhook")).strip()
+    url = as_text("sessionWebhook", params.get("sessionWebhook")).strip(EDGE)
     if not url:
         raise ParameterError("sessionWebhook", "is required: the sessionWebhook of the "
                              "notify_message.dingtalk_message trigger")
@@ -167,7 +166,7 @@ def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[Rob
         if not isinstance(entry, (str, int)) or isinstance(entry, bool):
             raise ParameterError(parameter, f"entry {i} is a {type(entry).__name__}; expected "
                                  "a webhook URL or the name of a robot in dingtalk_robots")
-    return resolve_robots([str(entry) for entry in entries], settings, parameter)
+    return resolve_robots([as_text(parameter, entry) for entry in entries], settings, parameter)
 
 
 def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter: str
@@ -176,7 +175,7 @@ def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter
     ParameterError naming ``parameter`` (never repeating a URL, which holds a token)."""
     found: dict[str, RobotTarget] = {}
     for i, entry in enumerate(entries):
-        text = entry.strip()
+        text = entry.strip(EDGE)
         if "://" in text:
             try:
                 webhook = parse_webhook(text, settings.allowed_hosts)
@@ -188,8 +187,9 @@ def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter
         else:
             robot = settings.robot(text)
             if robot is None:
-                raise no_such_entry(parameter, text, "DingTalk robot (dingtalk_robots)",
-                                    settings.robots, "a webhook URL")
+                raise no_such_entry(f"{parameter}[{i}]" if len(entries) > 1 else parameter,
+                                    text, "DingTalk robot (dingtalk_robots)", settings.robots,
+                                    "a webhook URL", quote=False)
             target = _configured(robot)
         found.setdefault(target.webhook.access_token, target)
     return tuple(found.values())
@@ -252,7 +252,7 @@ def _context_object(msgtype: str, value: Any) -> dict[str, Any]:
         return {"links": value}
     if MESSAGE_TYPES[msgtype].mentions and isinstance(value, (str, int, float)) \
             and not isinstance(value, bool):
-        text = str(value)
+        text = as_text("dingdingcontext", value)
         parsed = _json_object(text)
         if parsed is not None and parsed and set(parsed) <= set(CONTEXT_KEYS[msgtype]):
             return parsed
@@ -271,8 +271,8 @@ def _json_object(text: str) -> dict[str, Any] | None:
     if not text.strip().startswith("{"):
         return None
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = as_json("dingdingcontext", text)
+    except ParameterError:
         return None
     return parsed if isinstance(parsed, dict) else None
 
@@ -298,7 +298,7 @@ def _payload(msgtype: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 def _field_text(name: str, value: Any) -> str:
     text = as_text(f"dingdingcontext.{name}", value)
     if name in _URL_FIELDS:
-        text = check_line("dingdingcontext", text.strip())
+        text = check_line("dingdingcontext", text.strip(EDGE))
         scheme = urllib.parse.urlsplit(text).scheme.lower()
         if scheme not in _URL_SCHEMES:
             raise ParameterError("dingdingcontext", f"{name} must be an http(s):// or "
@@ -335,14 +335,15 @@ def _orientation(value: Any) -> str:
 def _mentions(fields: Mapping[str, Any]) -> Mentions:
     mobiles = []
     for item in as_list("dingdingcontext.atMobiles", fields.get("atMobiles")):
-        mobile = parse_mobile(str(item)) if isinstance(item, (str, int)) else None
+        mobile = (parse_mobile(as_text("dingdingcontext", item))
+                  if isinstance(item, (str, int)) and not isinstance(item, bool) else None)
         if mobile is None:
             raise ParameterError("dingdingcontext", f"atMobiles has {shown(item)}, which is not a "
                                  "mobile number")
         mobiles.append(mobile)
     user_ids = []
     for item in as_list("dingdingcontext.atUserIds", fields.get("atUserIds")):
-        text = (as_text("dingdingcontext", item).strip()
+        text = (as_text("dingdingcontext", item).strip(EDGE)
                 if isinstance(item, (str, int)) and not isinstance(item, bool) else "")
         if not text:
             raise ParameterError("dingdingcontext", f"atUserIds has {shown(item)}; expected "
