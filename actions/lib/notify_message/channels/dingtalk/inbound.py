@@ -45,6 +45,8 @@ DEFAULT_PATH = "/dingtalk/outgoing"
 DEFAULT_REPLAY_CACHE = 10000
 MAX_BODY_BYTES = 64 * 1024
 MAX_BODY_DEPTH = 16            # DingTalk's own messages nest 3 deep (content.richText[])
+DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds for a whole request, as http_listener counts it
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 def outgoing_sign(timestamp_ms: str, secret: str) -> str:
@@ -62,6 +64,8 @@ class DingTalkInboundConfig:
     host: str = DEFAULT_HOST
     path: str = DEFAULT_PATH
     replay_cache_size: int = DEFAULT_REPLAY_CACHE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @classmethod
     def from_mapping(cls, value: Any, path: str = "dingtalk_inbound") -> DingTalkInboundConfig:
@@ -79,6 +83,10 @@ class DingTalkInboundConfig:
             host=reader.string("host", default=DEFAULT_HOST),
             path=url_path,
             replay_cache_size=cache,
+            request_timeout=reader.seconds("request_timeout", default=DEFAULT_REQUEST_TIMEOUT,
+                                           maximum=600.0),
+            max_connections=reader.integer("max_connections", default=DEFAULT_MAX_CONNECTIONS,
+                                           minimum=1, maximum=10_000),
         )
 
 
