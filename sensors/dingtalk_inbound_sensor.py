@@ -2,7 +2,9 @@
 
 Runs an HTTP listener at ``dingtalk_inbound.host:port`` + ``path``; DingTalk POSTs every
 message that @-mentions the robot there.  Requests with a forged signature, a timestamp more
-than an hour off, or an msgId already received are refused and never become triggers.
+than an hour off, or an msgId already received are refused and never become triggers; the
+listener bounds what a hostile client can hold (``request_timeout`` for a whole request,
+``max_connections``, header and body sizes: see notify_message/http_listener.py).
 """
 
 import os
@@ -17,6 +19,7 @@ if _LIB not in sys.path:
 from st2reactor.sensor.base import Sensor  # noqa: E402
 
 from notify_message.channels.dingtalk.inbound import (  # noqa: E402
+    MAX_BODY_BYTES,
     TRIGGER,
     DingTalkInboundConfig,
     InboundEndpoint,
@@ -45,6 +48,9 @@ class DingTalkInboundSensor(Sensor):
         config = DingTalkInboundConfig.from_mapping(section)
         endpoint = InboundEndpoint(config, self._dispatch, log=self._logger.warning)
         self._listener = HttpListener(config.host, config.port, endpoint,
+                                      max_body=MAX_BODY_BYTES,
+                                      request_timeout=config.request_timeout,
+                                      max_connections=config.max_connections,
                                       log=self._logger.warning)
         self._listener.bind()
         self._logger.info("listening for DingTalk on %s:%s%s", config.host, self._listener.port,

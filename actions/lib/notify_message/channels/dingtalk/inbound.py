@@ -15,7 +15,6 @@ the secret or the signature.  Nothing here knows about sockets or StackStorm.
 from __future__ import annotations
 
 import hmac
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ... import bounded
 from ...config.reader import ConfigReader
 from .protocol import SIGNATURE_WINDOW_MS, signature
 from ...errors import ConfigError
@@ -44,6 +44,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PATH = "/dingtalk/outgoing"
 DEFAULT_REPLAY_CACHE = 10000
 MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_DEPTH = 16            # DingTalk's own messages nest 3 deep (content.richText[])
+DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds for a whole request, as http_listener counts it
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 def outgoing_sign(timestamp_ms: str, secret: str) -> str:
@@ -61,6 +64,8 @@ class DingTalkInboundConfig:
     host: str = DEFAULT_HOST
     path: str = DEFAULT_PATH
     replay_cache_size: int = DEFAULT_REPLAY_CACHE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @classmethod
     def from_mapping(cls, value: Any, path: str = "dingtalk_inbound") -> DingTalkInboundConfig:
@@ -78,6 +83,10 @@ class DingTalkInboundConfig:
             host=reader.string("host", default=DEFAULT_HOST),
             path=url_path,
             replay_cache_size=cache,
+            request_timeout=reader.seconds("request_timeout", default=DEFAULT_REQUEST_TIMEOUT,
+                                           maximum=600.0),
+            max_connections=reader.integer("max_connections", default=DEFAULT_MAX_CONNECTIONS,
+                                           minimum=1, maximum=10_000),
         )
 
 
@@ -241,8 +250,14 @@ class InboundVerifier:
         now = self.clock_ms()
         self.verify_signature(headers, now)
         try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InboundRejected(400, "the body is not JSON") from None
+        try:  # bounded: a body nested 60000 deep is refused, not a RecursionError
+            data = bounded.loads(text, max_bytes=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH)
+        except bounded.BoundsError as exc:
+            raise InboundRejected(400, f"the body {exc}") from None
+        except ValueError:
             raise InboundRejected(400, "the body is not JSON") from None
         if not isinstance(data, dict):
             raise InboundRejected(400, "the body is not a JSON object")
