@@ -9,6 +9,7 @@ never loads it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import ssl
@@ -30,9 +31,11 @@ DEFAULT_HTTP_TIMEOUT = 10.0
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=16)
 def client_tls_context(ca_bundle: str = "", *, verify: bool = True) -> ssl.SSLContext:
     """The TLS context of every client connection: the system CAs or ``ca_bundle``, hostname
-    and certificate checked; ``verify=False`` (lab relays only) checks neither."""
+    and certificate checked; ``verify=False`` (lab relays only) checks neither.  Made once per
+    trust setting and process: loading the CAs costs more than a loopback connection."""
     context = ssl.create_default_context(cafile=ca_bundle or None)
     if not verify:
         context.check_hostname = False
