@@ -5,6 +5,13 @@ node into a task: its input from the node's ``valueData`` (``${...}`` references
 Orquesta expressions, a notifyByCustom ``assetUuid`` selects an SMTP instance), its
 transitions from the flows, and with ``expose_parameters`` the literal inputs become
 workflow parameters with a schema.  ``ConvertedPlaybook`` holds the result and writes it.
+
+The playbook is attacker-controlled input as far as this module knows: no text of it reaches
+the workflow as an expression.  Every key and every string at any depth of a node's
+``valueData`` is refused when it holds expression syntax (``EXPRESSION_SYNTAX``); the only
+expressions in the output are the ones the converter writes for ``${...}`` references, built
+from task names (identifiers) and field names (identifiers or indexes).  The walks over
+``valueData`` are iterative.
 """
 
 from __future__ import annotations
@@ -19,15 +26,20 @@ import yaml
 
 from ..parameters import COMPONENT_ACTIONS
 from ..params import is_on
-from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook
+from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook, one_line
 
-__all__ = ["ConvertedPlaybook", "convert_playbook"]
+__all__ = ["ConvertedPlaybook", "convert_playbook", "EXPRESSION_SYNTAX"]
 
 PACK = "notify_message"
-_REFERENCE = re.compile(r"\$\{([^}]*)\}")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ACTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-_EXPRESSION_OPENERS = ("<%", "{{", "{%")  # YAQL, Jinja; "}}" alone is only nested JSON
+# ``${...}``; no brace inside, so that text of many unclosed ``${`` is scanned in linear time
+_REFERENCE = re.compile(r"\$\{([^{}]*)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# What Orquesta (YAQL <% %>, Jinja {{ }} and {% %}) or st2's Jinja rendering would read as
+# an expression, a block or a comment, openers and closers alike: a closer alone is refused
+# too, so that no text can complete an expression the converter writes next to it.
+EXPRESSION_SYNTAX = ("<%", "%>", "{{", "}}", "{%", "%}", "{#", "#}")
+_SHOWN = 60  # characters of a hostile key or reference quoted in a problem
 # notifyByCustom parameters that are a flag (1 / true) or a selector (an instance, a sender)
 _FLAG_OR_SELECTOR = ("email", "sms", "dingding")
 
@@ -95,7 +107,7 @@ def convert_playbook(playbook: Any, name: str, *, description: str = "",
     ``smtp_instance_uuids``: the ``uuid`` of every SMTP instance in the pack config, so that
     an ``assetUuid`` no instance carries is reported; None skips that check.
     """
-    if not _ACTION_NAME.match(name or ""):
+    if not _ACTION_NAME.fullmatch(name or ""):
         raise PlaybookError([f"name {name!r}: expected letters, digits, '_' or '-', starting "
                              "with a letter (it becomes the action name and the file name)"])
     graph = Graph.from_cells(load_playbook(playbook)["cells"])
@@ -113,7 +125,8 @@ def convert_playbook(playbook: Any, name: str, *, description: str = "",
                                                     for n in graph.ordered_actions) + ".",
         "parameters": parameters,
     }
-    return ConvertedPlaybook(name, workflow, metadata, tuple(converter.warnings), source)
+    return ConvertedPlaybook(name, workflow, metadata,
+                             tuple(one_line(w) for w in converter.warnings), source)
 
 
 @dataclass
@@ -172,11 +185,16 @@ class _Converter:
         known = COMPONENT_ACTIONS[action]
         for name in values:
             if name not in known:
-                self.problems.append(f"{node.label}: valueData has {name!r}, which is not a "
-                                     f"parameter of {action} (expected one of "
+                self.problems.append(f"{node.label}: valueData has {_shown(name)}, which is "
+                                     f"not a parameter of {action} (expected one of "
                                      f"{', '.join(known)})")
         asset = str(node.data.get("assetUuid") or "").strip()
-        if asset:
+        marker = _expression_syntax(asset)
+        if marker or not asset.isprintable():
+            self.problems.append(f"{node.label}: assetUuid {_shown(asset)} "
+                                 + (f"contains {marker!r}, expression syntax Orquesta would "
+                                    "evaluate" if marker else "is not one line of text"))
+        elif asset:
             self._select_instance(node, action, values, asset)
         return {name: self._value(node, name, value) for name, value in values.items()}
 
@@ -201,46 +219,98 @@ class _Converter:
                                  "should send this mail")
 
     def _value(self, node: Node, name: str, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: self._value(node, f"{name}.{k}", v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._value(node, f"{name}[{i}]", v) for i, v in enumerate(value)]
-        if not isinstance(value, str):
-            return value
-        marker = next((m for m in _EXPRESSION_OPENERS if m in _REFERENCE.sub("", value)), None)
+        """The task input for one valueData value: a copy in which references became
+        expressions, every key and string checked for expression syntax at any depth.
+
+        Iterative: ``pending`` holds (value, the container its copy goes into, its slot
+        there, its path); a container's copy is made with every slot in place first, so the
+        copy keeps the order of keys.  A path is (parent path, key), rendered only for a
+        problem, so that deep or long keys cost nothing until one is reported.
+        """
+        result: list[Any] = [None]
+        pending: list[tuple[Any, Any, Any, _Path]] = [(value, result, 0, (None, name))]
+        while pending:
+            current, into, slot, path = pending.pop()
+            if isinstance(current, Mapping):
+                copy: dict[Any, Any] = {}
+                into[slot] = copy
+                children = []
+                for key, child in current.items():
+                    if self._refused_key(node, path, key):
+                        continue
+                    copy[key] = None
+                    children.append((child, copy, key, (path, key)))
+                pending.extend(reversed(children))  # popped in document order
+            elif isinstance(current, (list, tuple)):
+                items: list[Any] = [None] * len(current)
+                into[slot] = items
+                pending.extend((current[i], items, i, (path, i))
+                               for i in range(len(current) - 1, -1, -1))
+            elif isinstance(current, str):
+                into[slot] = self._text(node, path, current)
+            elif current is None or isinstance(current, (bool, int, float)):
+                into[slot] = current
+            else:
+                self.problems.append(f"{node.label}: {_render(path)} is a "
+                                     f"{type(current).__name__}, not a JSON value")
+        return result[0]
+
+    def _refused_key(self, node: Node, path: _Path, key: Any) -> bool:
+        if not isinstance(key, str):
+            self.problems.append(f"{node.label}: {_render(path)} has the key {_shown(key)}; "
+                                 "keys are text")
+            return True
+        marker = _expression_syntax(key)
         if marker:
-            self.problems.append(f"{node.label}: {name} contains {marker!r}, which Orquesta "
-                                 "would evaluate as an expression; rewrite that text")
+            self.problems.append(f"{node.label}: {_render(path)} has the key {_shown(key)}, "
+                                 f"which contains {marker!r}, expression syntax Orquesta would "
+                                 "evaluate (keys are evaluated too); rewrite that key")
+            return True
+        return False
+
+    def _text(self, node: Node, path: _Path, value: str) -> str:
+        marker = _expression_syntax(_REFERENCE.sub("", value))
+        if marker:
+            hint = " (in JSON text, a space between the braces avoids it)" \
+                if marker in ("{{", "}}") else ""
+            self.problems.append(f"{node.label}: {_render(path)} contains {marker!r}, "
+                                 "expression syntax Orquesta would evaluate; rewrite that "
+                                 f"text{hint}")
             return value
         whole = _REFERENCE.fullmatch(value.strip())
         if whole:
-            return f"<% {self._expression(node, name, whole.group(1))} %>"
-        return _REFERENCE.sub(lambda m: f"<% {self._expression(node, name, m.group(1))} %>",
+            return f"<% {self._expression(node, path, whole.group(1))} %>"
+        return _REFERENCE.sub(lambda m: f"<% {self._expression(node, path, m.group(1))} %>",
                               value)
 
-    def _expression(self, node: Node, name: str, reference: str) -> str:
-        head, *path = [part.strip() for part in reference.split(".")]
+    def _expression(self, node: Node, where: _Path, reference: str) -> str:
+        """The expression for ``${reference}``: built from a task name and identifiers or
+        indexes only, never from the reference's text as such."""
+        head, *fields = [part.strip() for part in reference.split(".")]
+        shown = _clip(reference)
         suffix = ""
-        for part in path:
-            if _IDENTIFIER.match(part):
+        for part in fields:
+            if _IDENTIFIER.fullmatch(part):
                 suffix += "." + part
-            elif part.isdigit():
-                suffix += f"[{part}]"
+            elif part.isascii() and part.isdigit() and len(part) <= 9:
+                suffix += f"[{int(part)}]"
             else:
-                self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}; "
-                                     f"{part!r} is not a field name this importer can convert")
+                self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}; "
+                                     f"{_shown(part)} is not a field name this importer can "
+                                     "convert")
                 return "null"
         if head == EVENT_INPUT:
             self.uses_event = True
             return f"ctx({EVENT_INPUT}){suffix}"
         source = self.graph.node_named(head)
         if source is None:
-            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but the "
-                                 f"playbook has no NotifyMessage node named {head!r} (only "
-                                 "event and earlier nodes can be referred to)")
+            self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}, "
+                                 "but the playbook has no NotifyMessage node named "
+                                 f"{_shown(head)} (only event and earlier nodes can be "
+                                 "referred to)")
             return "null"
         if not self.graph.runs_before(source.id, node.id):
-            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but "
+            self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}, but "
                                  f"{source.label} does not run before it")
             return "null"
         return f"task({self.graph.task_names[source.id]}).result.result{suffix}"
@@ -258,19 +328,64 @@ class _Converter:
                 if _has_expression(value):
                     continue
                 exposed = name if counts[name] == 1 and name not in taken else f"{task}_{name}"
-                parameters[exposed] = _parameter_schema(value, node, name)
+                parameters[exposed] = _parameter_schema(value, node, task, name)
                 inputs[node.id][name] = f"<% ctx({exposed}) %>"
 
 
 def _has_expression(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_expression(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_expression(v) for v in value)
-    return isinstance(value, str) and "<%" in value
+    """Whether a converted input holds an expression (the converter's, the only kind left)
+    anywhere in it; iterative."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, str) and "<%" in current:
+            return True
+    return False
 
 
-def _parameter_schema(value: Any, node: Node, name: str) -> dict[str, Any]:
+_Path = tuple[Any, Any]  # (parent path or None, key or index); the root's key is the name
+
+
+def _render(path: _Path) -> str:
+    """``emailcontext``, ``dingdingcontext.text``, ``receivers[0]``, ``x['odd key']``."""
+    parts: list[str] = []
+    current: _Path | None = path
+    while current is not None:
+        parent, key = current
+        if parent is None:
+            parts.append(str(key))
+        elif isinstance(key, int) and not isinstance(key, bool):
+            parts.append(f"[{key}]")
+        elif isinstance(key, str) and len(key) <= _SHOWN and _IDENTIFIER.fullmatch(key):
+            parts.append("." + key)
+        else:
+            parts.append(f"[{_shown(key)}]")
+        current = parent
+    return "".join(reversed(parts))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A key or a reference as a problem quotes it: repr (no line break gets through),
+    clipped."""
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return repr(value[:_SHOWN]) + "..."
+    return repr(value)
+
+
+def _expression_syntax(text: str) -> str | None:
+    """The first of EXPRESSION_SYNTAX found in ``text``, or None."""
+    return next((m for m in EXPRESSION_SYNTAX if m in text), None)
+
+
+def _parameter_schema(value: Any, node: Node, task: str, name: str) -> dict[str, Any]:
     action = node.data["actionName"]
     schema: dict[str, Any]
     if name in _FLAG_OR_SELECTOR or isinstance(value, (bool, int, float)):
@@ -282,7 +397,7 @@ def _parameter_schema(value: Any, node: Node, name: str) -> dict[str, Any]:
         schema = {"anyOf": [{"type": "string"}, {"type": "object"}]}
     else:
         schema = {"type": "string"}
-    schema["description"] = f"{name} of {node.name} ({action})."
+    schema["description"] = f"{name} of {task} ({action})."  # the task name: an identifier
     if value is not None:
         schema["default"] = value
     return schema
