@@ -11,7 +11,9 @@ the workflow as an expression.  Every key and every string at any depth of a nod
 ``valueData`` is refused when it holds expression syntax (``EXPRESSION_SYNTAX``); the only
 expressions in the output are the ones the converter writes for ``${...}`` references, built
 from task names (identifiers) and field names (identifiers or indexes).  The walks over
-``valueData`` are iterative.
+``valueData`` are iterative.  The workflow name becomes two file names: it is one safe name
+(``check_name``), and ``write`` verifies that both files, symbolic links resolved, land
+inside the directory it is given.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from ..parameters import COMPONENT_ACTIONS
 from ..params import is_on
 from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook, one_line
 
-__all__ = ["ConvertedPlaybook", "convert_playbook", "EXPRESSION_SYNTAX"]
+__all__ = ["ConvertedPlaybook", "convert_playbook", "check_name", "EXPRESSION_SYNTAX",
+           "MAX_NAME_LENGTH"]
 
 PACK = "notify_message"
 # ``${...}``; no brace inside, so that text of many unclosed ``${`` is scanned in linear time
 _REFERENCE = re.compile(r"\$\{([^{}]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+MAX_NAME_LENGTH = 100
 # What Orquesta (YAQL <% %>, Jinja {{ }} and {% %}) or st2's Jinja rendering would read as
 # an expression, a block or a comment, openers and closers alike: a closer alone is refused
 # too, so that no text can complete an expression the converter writes next to it.
@@ -54,6 +58,9 @@ class ConvertedPlaybook:
     warnings: tuple[str, ...] = ()
     source: str = "a SOAR playbook"
 
+    def __post_init__(self) -> None:
+        check_name(self.name)
+
     @property
     def workflow_path(self) -> str:
         return f"actions/workflows/{self.name}.yaml"
@@ -71,30 +78,77 @@ class ConvertedPlaybook:
         return self._header() + "---\n" + _dump(self.metadata)
 
     def _header(self) -> str:
-        return (f"# Converted from {self.source} by notify_message's playbook importer.\n"
+        # a comment line: a line break in the source (a file name) would end it
+        source = "".join(c if c.isprintable() else "?" for c in self.source)
+        return (f"# Converted from {source} by notify_message's playbook importer.\n"
                 "# Edit freely; importing again overwrites it only when asked to.\n")
 
     def write(self, pack_dir: str, *, overwrite: bool = False,
               require_pack: bool = True) -> list[str]:
-        """Write both files into a pack directory; returns their paths."""
-        if require_pack and not os.path.isfile(os.path.join(pack_dir, "pack.yaml")):
+        """Write both files into a pack directory; returns their paths.
+
+        Each file's path, symbolic links resolved, must lie inside ``pack_dir`` (resolved
+        too): a link (``actions`` or the file itself) pointing elsewhere is refused with
+        PermissionError, and the file is opened without following a link.
+        """
+        if "\0" in pack_dir:
+            raise FileNotFoundError(f"{pack_dir!r} is not a directory (it contains NUL)")
+        root = os.path.realpath(pack_dir)
+        if require_pack and not os.path.isfile(os.path.join(root, "pack.yaml")):
             raise FileNotFoundError(f"{pack_dir} is not a pack directory (it has no pack.yaml)")
-        files = [(os.path.join(pack_dir, self.metadata_path), self.metadata_yaml),
-                 (os.path.join(pack_dir, self.workflow_path), self.workflow_yaml)]
-        existing = [path for path, _ in files if os.path.exists(path)]
+        files = [(os.path.join(pack_dir, relative), _inside(root, relative, pack_dir), text)
+                 for relative, text in ((self.metadata_path, self.metadata_yaml),
+                                        (self.workflow_path, self.workflow_yaml))]
+        existing = [shown for shown, path, _ in files if os.path.lexists(path)]
         if existing and not overwrite:
             raise FileExistsError(f"{', '.join(existing)} already exists; pass overwrite to "
                                   "replace it")
-        for path, text in files:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | (
+            os.O_TRUNC if overwrite else os.O_EXCL)
+        for shown, path, text in files:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            if os.path.realpath(folder) != folder:  # a link put there since it was checked
+                raise PermissionError(f"{shown}: {folder} changed into a link while writing; "
+                                      "not written")
+            with os.fdopen(os.open(path, flags, 0o644), "w", encoding="utf-8") as f:
                 f.write(text)
-        return [path for path, _ in files]
+        return [shown for shown, _, _ in files]
+
+
+def _inside(root: str, relative: str, shown_root: str) -> str:
+    """``root/relative`` with every link resolved, or PermissionError when that is not in
+    ``root`` (``root`` itself resolved)."""
+    path = os.path.realpath(os.path.join(root, relative))
+    if os.path.commonpath([root, path]) != root or path == root:
+        raise PermissionError(f"{os.path.join(shown_root, relative)} resolves to {path}, "
+                              f"outside {shown_root}; not written (a symbolic link leads out)")
+    return path
+
+
+def check_name(name: Any) -> str:
+    """The workflow name, or PlaybookError: it is the action name and, with ``.yaml``, the
+    name of two files, so one safe name - letters, digits, ``_`` and ``-``, starting with a
+    letter, at most MAX_NAME_LENGTH characters (no separator, no ``..``, no NUL, no line
+    break: ``fullmatch``, where ``$`` would let a final newline through)."""
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH \
+            or not _ACTION_NAME.fullmatch(name):
+        shown = repr(name) if not isinstance(name, str) or len(name) <= _SHOWN \
+            else repr(name[:_SHOWN]) + "..."
+        raise PlaybookError([f"name {shown}: expected letters, digits, '_' or '-', starting "
+                             f"with a letter, at most {MAX_NAME_LENGTH} characters (it becomes "
+                             "the action name and the file name)"])
+    return name
+
+
+# libyaml's emitter when PyYAML has it (the same text, several times faster on a large
+# workflow: the tests compare the two); the pure-Python one otherwise
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _dump(data: Any) -> str:
-    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
-                               default_flow_style=False, width=100)  # str without a stream
+    text: str = yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)  # str without a stream
     return text
 
 
@@ -107,9 +161,7 @@ def convert_playbook(playbook: Any, name: str, *, description: str = "",
     ``smtp_instance_uuids``: the ``uuid`` of every SMTP instance in the pack config, so that
     an ``assetUuid`` no instance carries is reported; None skips that check.
     """
-    if not _ACTION_NAME.fullmatch(name or ""):
-        raise PlaybookError([f"name {name!r}: expected letters, digits, '_' or '-', starting "
-                             "with a letter (it becomes the action name and the file name)"])
+    check_name(name)
     graph = Graph.from_cells(load_playbook(playbook)["cells"])
     converter = _Converter(graph, set(smtp_instance_uuids) if smtp_instance_uuids is not None
                            else None)
