@@ -6,64 +6,151 @@
     python -m notify_message import-playbook PLAYBOOK.json --name NAME [--out PACK_DIR]
 
 The config file is the pack config as YAML or JSON; a value written as ``${NAME}`` is read
-from the environment variable NAME, so that passwords need not sit in the file.  Prints the
-result as JSON; exits 0 when every delivery succeeded, 1 when one failed, 2 on bad usage.
+from the environment variable NAME, so that passwords need not sit in the file.  The config
+is checked against the pack's config.schema.yaml (unknown keys are named, with the closest
+known key).  Prints the result as JSON; exits 0 when every delivery succeeded, 1 when one
+failed, 2 on bad usage: a missing or unreadable file, invalid YAML or JSON, a config the
+schema refuses, an unknown action, a malformed --param, a closed standard output, Ctrl-C.
+Bad usage is one line on standard error, without a traceback; --debug adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+import traceback
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, NoReturn
 
+from .bounded import BoundsError, check_structure
+from .bounded import loads as bounded_loads
+from .errors import ConfigError, NotifyMessageError
 from .notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from .result import NotifyResult
 
-__all__ = ["main", "load_config_file", "ACTIONS", "import_playbook_main"]
+__all__ = ["main", "load_config_file", "check_against_schema", "ACTIONS",
+           "import_playbook_main", "UsageError", "SCHEMA_PATH", "MAX_CONFIG_BYTES"]
 
+PROG = "python -m notify_message"
 ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult]] = {
     "notifyByCustom": notify_by_custom,
     # internal messages (pmsg) are kept in this process only: there is no datastore here
     "notifyByMessageCenter": notify_by_message_center,
     "replyDingTalk": reply_dingtalk,
 }
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# the pack's config schema: actions/lib/notify_message -> the pack directory
+SCHEMA_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            os.pardir, os.pardir, os.pardir,
+                                            "config.schema.yaml"))
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def load_config_file(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+class UsageError(Exception):
+    """A mistake on the command line or in a file it names: one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are a UsageError (one line) instead of usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
-        import yaml
-    except ImportError:  # YAML is a superset of JSON; without PyYAML, JSON still works
-        data = json.loads(text)
-    else:
-        data = yaml.safe_load(text)
-    expanded = _expand_env(data or {})
-    if not isinstance(expanded, dict):
-        raise SystemExit(f"{path}: expected the pack config as an object, got "
-                         f"{type(expanded).__name__}")
-    return expanded
+        if argv[:1] == ["import-playbook"]:
+            code = _import_playbook(argv[1:])
+        else:
+            code = _run_action(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return _fail("standard output was closed before the output was written (broken "
+                     "pipe)", debug)
+    except KeyboardInterrupt:
+        return _fail("interrupted", debug)
+    except (UsageError, NotifyMessageError) as exc:  # ConfigError, PlaybookError included
+        return _fail(str(exc), debug)
 
 
-def _expand_env(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v) for v in value]
-    if isinstance(value, str):
-        match = _ENV_REFERENCE.match(value.strip())
-        if match:
-            name = match.group(1)
-            if name not in os.environ:
-                raise SystemExit(f"config refers to ${{{name}}} but the environment has no {name}")
-            return os.environ[name]
-    return value
+def import_playbook_main(argv: Sequence[str]) -> int:
+    """``import-playbook``: a SOAR playbook export -> Orquesta workflow + action metadata."""
+    return main(["import-playbook", *argv])
+
+
+def _fail(message: str, debug: bool) -> int:
+    """One line on standard error (line breaks and control characters of file names or
+    values cannot split it or drive the terminal); the traceback first with --debug."""
+    if debug:
+        traceback.print_exc()
+    line = "".join(c if c.isprintable() else "?" for c in " ".join(message.split()))
+    try:
+        sys.stderr.write(f"{PROG}: error: {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return 2
+
+
+def _discard_stdout() -> None:
+    """Point the closed standard output at /dev/null, so that the interpreter's last flush
+    does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
+
+
+def _suggest(word: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    if close:
+        return f"did you mean {close[0]}?"
+    return "expected one of " + ", ".join(known)
+
+
+# --- running an action ----------------------------------------------------------------------
+
+def _run_action(argv: Sequence[str]) -> int:
+    parser = _Parser(prog=PROG, description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="pack config file (YAML or JSON)")
+    parser.add_argument("action", metavar="ACTION",
+                        help="one of " + ", ".join(sorted(ACTIONS)) + " (or import-playbook, "
+                        "first: python -m notify_message import-playbook --help)")
+    parser.add_argument("--param", action="append", type=_parse_param, default=[],
+                        metavar="NAME=VALUE", help="an action parameter (repeatable)")
+    parser.add_argument("--params-json", metavar="JSON",
+                        help="all parameters as one JSON object (e.g. a playbook node's valueData)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error")
+    args = parser.parse_args(argv)
+    if args.action not in ACTIONS:
+        raise UsageError(f"unknown action {args.action!r}; "
+                         + _suggest(args.action, sorted(ACTIONS)))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+    params: dict[str, Any] = {}
+    if args.params_json:
+        params.update(_params_json(args.params_json))
+    params.update(dict(args.param))
+    config = load_config_file(args.config) if args.config else {}
+    result = ACTIONS[args.action](params, config)
+    json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0 if result.status else 1
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -73,45 +160,236 @@ def _parse_param(text: str) -> tuple[str, str]:
     return name, value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["import-playbook"]:
-        return import_playbook_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m notify_message", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="pack config file (YAML or JSON)")
-    parser.add_argument("action", choices=sorted(ACTIONS))
-    parser.add_argument("--param", action="append", type=_parse_param, default=[],
-                        metavar="NAME=VALUE", help="an action parameter (repeatable)")
-    parser.add_argument("--params-json", metavar="JSON",
-                        help="all parameters as one JSON object (e.g. a playbook node's valueData)")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-    params: dict[str, Any] = {}
-    if args.params_json:
-        loaded = json.loads(args.params_json)
-        if not isinstance(loaded, dict):
-            parser.error("--params-json must be a JSON object")
-        params.update(loaded)
-    params.update(dict(args.param))
-    config = load_config_file(args.config) if args.config else {}
-    result = ACTIONS[args.action](params, config)
-    json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-    return 0 if result.status else 1
+def _params_json(text: str) -> dict[str, Any]:
+    try:
+        loaded = bounded_loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--params-json is not valid JSON: {exc}") from None
+    except BoundsError as exc:
+        raise UsageError(f"--params-json {exc}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--params-json must be a JSON object, got {_json_type(loaded)}")
+    return loaded
 
 
-def import_playbook_main(argv: Sequence[str]) -> int:
-    """``import-playbook``: a SOAR playbook export -> Orquesta workflow + action metadata."""
+# --- the config file ------------------------------------------------------------------------
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """The pack config in ``path`` (YAML, or JSON), ``${NAME}`` values read from the
+    environment, checked against config.schema.yaml; UsageError or ConfigError (one line
+    each) when it cannot be used."""
+    text = _read_text(path, "config file", MAX_CONFIG_BYTES)
+    data = _parse_config(text, path)
+    try:
+        check_structure(data)  # before anything walks it: YAML aliases can multiply it
+    except BoundsError as exc:
+        raise UsageError(f"config file {path} {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path}: expected the pack config as an object, got "
+                         f"{_json_type(data)}")
+    expanded: dict[str, Any] = _expand_env(data)
+    check_against_schema(expanded)
+    return expanded
+
+
+def _read_text(path: str, what: str, limit: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path}: is a directory, not a file") from None
+    except PermissionError:
+        raise UsageError(f"{what} {path}: cannot be read (permission denied)") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{what} {path}: cannot be read ({reason})") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path} is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_config(text: str, path: str) -> Any:
+    try:
+        import yaml
+    except ImportError:  # YAML is a superset of JSON; without PyYAML, JSON still works
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"config file {path} is not valid JSON: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise UsageError(f"config file {path} is not valid YAML: "
+                         f"{exc.problem or exc.context}{where}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"config file {path} nests its values too deeply") from None
+    except (ValueError, OverflowError) as exc:  # a bad date, an integer of 5000 digits
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
+
+
+def _expand_env(config: dict[str, Any]) -> Any:
+    """A copy with each ``${NAME}`` value replaced by the environment variable NAME;
+    iterative (a copy is made of every container, so YAML aliases stay unshared)."""
+    root: list[Any] = [config]
+    pending: list[tuple[Any, Any, str]] = [(root, 0, "")]
+    while pending:
+        into, slot, key = pending.pop()
+        current = into[slot]
+        if isinstance(current, dict):
+            copy = dict(current)
+            into[slot] = copy
+            pending.extend((copy, k, f"{key}.{k}" if key else str(k)) for k in copy)
+        elif isinstance(current, list):
+            items = list(current)
+            into[slot] = items
+            pending.extend((items, i, f"{key}[{i}]") for i in range(len(items)))
+        elif isinstance(current, str):
+            match = _ENV_REFERENCE.fullmatch(current.strip())
+            if match:
+                name = match.group(1)
+                if name not in os.environ:
+                    raise UsageError(f"pack config '{key}' refers to ${{{name}}}, but the "
+                                     f"environment has no {name}")
+                into[slot] = os.environ[name]
+    return root[0]
+
+
+def check_against_schema(config: Mapping[str, Any], schema_path: str = SCHEMA_PATH) -> None:
+    """ConfigError for the first thing config.schema.yaml refuses in ``config`` (an unknown
+    key with the closest known one, a wrong type, a value out of range, a missing required
+    key), counting the others.  No schema file: nothing is checked.  The schema is st2's
+    dialect (``required: true`` on a property; st2 accepts unknown top-level keys, this
+    does not); ``_json_schema`` turns it into JSON Schema as lenient as the library's
+    reading of the config: null for any value (the library reads it as absent), a number
+    for a string, one string for a list of strings.  Values are never quoted (secrets)."""
+    if not os.path.isfile(schema_path):
+        return
+    try:
+        import jsonschema  # type: ignore[import-untyped]  # no stubs in the pack virtualenv
+        import yaml
+    except ImportError as exc:
+        sys.stderr.write(f"warning: the config is not checked against {schema_path}: "
+                         f"{exc.name} is not installed\n")
+        return
+    with open(schema_path, encoding="utf-8") as f:
+        schema = _json_schema(yaml.safe_load(f) or {})
+    validator = jsonschema.Draft7Validator(schema)
+    problems: list[tuple[bool, str, str]] = []  # unknown keys first: they explain the rest
+    for error in validator.iter_errors(config):
+        problems.extend((not problem.startswith("unknown key"), key, problem)
+                        for key, problem in _describe(error))
+    if problems:
+        problems.sort()
+        _, key, problem = problems[0]
+        if len(problems) > 1:
+            problem += f" (and {len(problems) - 1} more problem(s) in the pack config)"
+        raise ConfigError(key, problem)
+
+
+def _json_schema(st2_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """st2's config schema (a mapping of top-level properties) as a Draft 7 JSON Schema."""
+    schema: dict[str, Any] = {"type": "object", "properties": dict(st2_schema),
+                              "additionalProperties": False}
+    pending: list[dict[str, Any]] = [schema]
+    while pending:
+        node = pending.pop()
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            node["properties"] = properties = {k: dict(v) if isinstance(v, dict) else {}
+                                               for k, v in properties.items()}
+            required = [k for k, v in properties.items() if v.pop("required", None) is True]
+            if required:
+                node["required"] = required
+            pending.extend(properties.values())
+        for keyword in ("items", "additionalProperties"):
+            if isinstance(node.get(keyword), dict):
+                node[keyword] = dict(node[keyword])
+                node[keyword].pop("required", None)
+                pending.append(node[keyword])
+        if isinstance(node.get("anyOf"), list):
+            node["anyOf"] = [dict(s) for s in node["anyOf"]] + [{"type": "null"}]
+            pending.extend(node["anyOf"][:-1])
+        if "type" in node and node is not schema:
+            declared = node["type"] if isinstance(node["type"], list) else [node["type"]]
+            node["x-declared-type"] = declared
+            accepted = list(declared) + ["null"]
+            if "string" in declared:
+                accepted.append("integer")
+            items = node.get("items")
+            if "array" in declared and isinstance(items, dict) and items.get("type") == "string":
+                accepted.append("string")
+            node["type"] = accepted
+        if isinstance(node.get("enum"), list):
+            node["enum"] = list(node["enum"]) + [None]
+    return schema
+
+
+def _describe(error: Any) -> list[tuple[str, str]]:
+    """(dotted key, problem) for one jsonschema error; never the value itself."""
+    where = _dotted(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties") or {})
+        return [(_join(where, str(name)), "unknown key; " + _suggest(str(name), known)
+                 if known else "unknown key")
+                for name in error.instance if name not in known]
+    if kind == "required" and isinstance(error.instance, dict):
+        return [(_join(where, name), "is required")
+                for name in error.validator_value if name not in error.instance]
+    key = where or "(the whole config)"
+    if kind == "type":
+        declared = error.schema.get("x-declared-type") or error.validator_value
+        return [(key, f"expected {' or '.join(declared)}, got {_json_type(error.instance)}")]
+    if kind == "anyOf":
+        kinds = [s.get("type") for s in error.validator_value if s.get("type") != "null"]
+        return [(key, f"expected {' or '.join(str(k) for k in kinds)}, got "
+                      f"{_json_type(error.instance)}")]
+    if kind == "enum":
+        return [(key, "expected one of " + ", ".join(str(v) for v in error.validator_value
+                                                     if v is not None))]
+    if kind == "minimum":
+        return [(key, f"expected at least {error.validator_value}")]
+    if kind == "maximum":
+        return [(key, f"expected at most {error.validator_value}")]
+    return [(key, f"does not match the schema ({kind})")]
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    text = ""
+    for part in path:
+        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, str(part))
+    return text
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+             float: "number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+# --- import-playbook ------------------------------------------------------------------------
+
+def _import_playbook(argv: Sequence[str]) -> int:
     from .config.pack import PackConfig
-    from .errors import ConfigError
     from .playbook import PlaybookError, convert_playbook
 
-    parser = argparse.ArgumentParser(
-        prog="python -m notify_message import-playbook",
+    parser = _Parser(
+        prog=f"{PROG} import-playbook",
         description="Convert an Alibaba Cloud SOAR playbook export (JSON with 'cells') into an "
                     "Orquesta workflow and its st2 action metadata.")
     parser.add_argument("playbook", help="the playbook JSON file ('-' reads standard input)")
@@ -124,27 +402,21 @@ def import_playbook_main(argv: Sequence[str]) -> int:
                         help="make each node value a workflow parameter (default: its value)")
     parser.add_argument("--config", help="pack config, to check assetUuid against smtp_instances")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
 
-    if args.playbook == "-":
-        text = sys.stdin.read()
-    else:
-        with open(args.playbook, encoding="utf-8") as f:
-            text = f.read()
+    data = _read_playbook(args.playbook)
     uuids = None
     if args.config:
-        try:
-            config = PackConfig.from_mapping(load_config_file(args.config))
-        except ConfigError as exc:
-            parser.error(str(exc))
+        config = PackConfig.from_mapping(load_config_file(args.config))
         uuids = [i.uuid for i in config.smtp_instances if i.uuid]
     source = "-" if args.playbook == "-" else os.path.basename(args.playbook)
     try:
-        converted = convert_playbook(text, args.name, description=args.description,
+        converted = convert_playbook(data, args.name, description=args.description,
                                      expose_parameters=args.expose_parameters,
                                      smtp_instance_uuids=uuids, source=source)
     except PlaybookError as exc:
-        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{exc}\n")  # one line per problem
         return 2
     for warning in converted.warnings:
         sys.stderr.write(f"warning: {warning}\n")
@@ -155,8 +427,36 @@ def import_playbook_main(argv: Sequence[str]) -> int:
     try:
         paths = converted.write(args.out, overwrite=args.overwrite, require_pack=False)
     except OSError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
+        raise UsageError(str(exc)) from None
     for path in paths:
         sys.stdout.write(f"wrote {path}\n")
     return 0
+
+
+def _read_playbook(path: str) -> bytes:
+    """The playbook file's bytes (standard input for ``-``), at most MAX_PLAYBOOK_BYTES:
+    a larger file is not read to its end."""
+    from .playbook.graph import MAX_PLAYBOOK_BYTES, PlaybookError
+
+    limit = MAX_PLAYBOOK_BYTES
+    if path == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(limit + 1) if stream is not None \
+            else sys.stdin.read(limit + 1).encode("utf-8", "surrogateescape")
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        except FileNotFoundError:
+            raise UsageError(f"playbook {path}: no such file") from None
+        except IsADirectoryError:
+            raise UsageError(f"playbook {path}: is a directory, not a file") from None
+        except PermissionError:
+            raise UsageError(f"playbook {path}: cannot be read (permission denied)") from None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"playbook {path}: cannot be read ({reason})") from None
+    if len(data) > limit:
+        raise PlaybookError([f"the playbook is more than {limit} bytes; at most {limit} "
+                             f"({limit // 1024 // 1024} MiB) are accepted"])
+    return data

@@ -19,6 +19,11 @@ Whatever cannot be converted - another component, a gateway, a loop, several sta
 end node, a flow whose end is missing, a reference to a node that has not run yet - raises
 ``PlaybookError`` listing every problem, each naming the node by nodeName and id.  Nothing
 is dropped silently: what is converted with a caveat is listed in ``warnings``.
+
+A playbook may come from an attacker: expression syntax in any key or value of a node's
+``valueData`` is refused (the workflow's only expressions are the converter's own), the
+playbook's size and nesting are bounded (``graph.MAX_PLAYBOOK_*``), every walk over it is
+iterative, and the files written stay inside the directory given (``convert``).
 """
 
 from ..parameters import COMPONENT_ACTIONS

@@ -5,6 +5,15 @@ node into a task: its input from the node's ``valueData`` (``${...}`` references
 Orquesta expressions, a notifyByCustom ``assetUuid`` selects an SMTP instance), its
 transitions from the flows, and with ``expose_parameters`` the literal inputs become
 workflow parameters with a schema.  ``ConvertedPlaybook`` holds the result and writes it.
+
+The playbook is attacker-controlled input as far as this module knows: no text of it reaches
+the workflow as an expression.  Every key and every string at any depth of a node's
+``valueData`` is refused when it holds expression syntax (``EXPRESSION_SYNTAX``); the only
+expressions in the output are the ones the converter writes for ``${...}`` references, built
+from task names (identifiers) and field names (identifiers or indexes).  The walks over
+``valueData`` are iterative.  The workflow name becomes two file names: it is one safe name
+(``check_name``), and ``write`` verifies that both files, symbolic links resolved, land
+inside the directory it is given.
 """
 
 from __future__ import annotations
@@ -19,15 +28,22 @@ import yaml
 
 from ..parameters import COMPONENT_ACTIONS
 from ..params import is_on
-from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook
+from .graph import EVENT_INPUT, Graph, Node, PlaybookError, load_playbook, one_line
 
-__all__ = ["ConvertedPlaybook", "convert_playbook"]
+__all__ = ["ConvertedPlaybook", "convert_playbook", "check_name", "EXPRESSION_SYNTAX",
+           "MAX_NAME_LENGTH"]
 
 PACK = "notify_message"
-_REFERENCE = re.compile(r"\$\{([^}]*)\}")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ACTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-_EXPRESSION_OPENERS = ("<%", "{{", "{%")  # YAQL, Jinja; "}}" alone is only nested JSON
+# ``${...}``; no brace inside, so that text of many unclosed ``${`` is scanned in linear time
+_REFERENCE = re.compile(r"\$\{([^{}]*)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+MAX_NAME_LENGTH = 100
+# What Orquesta (YAQL <% %>, Jinja {{ }} and {% %}) or st2's Jinja rendering would read as
+# an expression, a block or a comment, openers and closers alike: a closer alone is refused
+# too, so that no text can complete an expression the converter writes next to it.
+EXPRESSION_SYNTAX = ("<%", "%>", "{{", "}}", "{%", "%}", "{#", "#}")
+_SHOWN = 60  # characters of a hostile key or reference quoted in a problem
 # notifyByCustom parameters that are a flag (1 / true) or a selector (an instance, a sender)
 _FLAG_OR_SELECTOR = ("email", "sms", "dingding")
 
@@ -41,6 +57,9 @@ class ConvertedPlaybook:
     metadata: dict[str, Any]
     warnings: tuple[str, ...] = ()
     source: str = "a SOAR playbook"
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
 
     @property
     def workflow_path(self) -> str:
@@ -59,30 +78,77 @@ class ConvertedPlaybook:
         return self._header() + "---\n" + _dump(self.metadata)
 
     def _header(self) -> str:
-        return (f"# Converted from {self.source} by notify_message's playbook importer.\n"
+        # a comment line: a line break in the source (a file name) would end it
+        source = "".join(c if c.isprintable() else "?" for c in self.source)
+        return (f"# Converted from {source} by notify_message's playbook importer.\n"
                 "# Edit freely; importing again overwrites it only when asked to.\n")
 
     def write(self, pack_dir: str, *, overwrite: bool = False,
               require_pack: bool = True) -> list[str]:
-        """Write both files into a pack directory; returns their paths."""
-        if require_pack and not os.path.isfile(os.path.join(pack_dir, "pack.yaml")):
+        """Write both files into a pack directory; returns their paths.
+
+        Each file's path, symbolic links resolved, must lie inside ``pack_dir`` (resolved
+        too): a link (``actions`` or the file itself) pointing elsewhere is refused with
+        PermissionError, and the file is opened without following a link.
+        """
+        if "\0" in pack_dir:
+            raise FileNotFoundError(f"{pack_dir!r} is not a directory (it contains NUL)")
+        root = os.path.realpath(pack_dir)
+        if require_pack and not os.path.isfile(os.path.join(root, "pack.yaml")):
             raise FileNotFoundError(f"{pack_dir} is not a pack directory (it has no pack.yaml)")
-        files = [(os.path.join(pack_dir, self.metadata_path), self.metadata_yaml),
-                 (os.path.join(pack_dir, self.workflow_path), self.workflow_yaml)]
-        existing = [path for path, _ in files if os.path.exists(path)]
+        files = [(os.path.join(pack_dir, relative), _inside(root, relative, pack_dir), text)
+                 for relative, text in ((self.metadata_path, self.metadata_yaml),
+                                        (self.workflow_path, self.workflow_yaml))]
+        existing = [shown for shown, path, _ in files if os.path.lexists(path)]
         if existing and not overwrite:
             raise FileExistsError(f"{', '.join(existing)} already exists; pass overwrite to "
                                   "replace it")
-        for path, text in files:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | (
+            os.O_TRUNC if overwrite else os.O_EXCL)
+        for shown, path, text in files:
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            if os.path.realpath(folder) != folder:  # a link put there since it was checked
+                raise PermissionError(f"{shown}: {folder} changed into a link while writing; "
+                                      "not written")
+            with os.fdopen(os.open(path, flags, 0o644), "w", encoding="utf-8") as f:
                 f.write(text)
-        return [path for path, _ in files]
+        return [shown for shown, _, _ in files]
+
+
+def _inside(root: str, relative: str, shown_root: str) -> str:
+    """``root/relative`` with every link resolved, or PermissionError when that is not in
+    ``root`` (``root`` itself resolved)."""
+    path = os.path.realpath(os.path.join(root, relative))
+    if os.path.commonpath([root, path]) != root or path == root:
+        raise PermissionError(f"{os.path.join(shown_root, relative)} resolves to {path}, "
+                              f"outside {shown_root}; not written (a symbolic link leads out)")
+    return path
+
+
+def check_name(name: Any) -> str:
+    """The workflow name, or PlaybookError: it is the action name and, with ``.yaml``, the
+    name of two files, so one safe name - letters, digits, ``_`` and ``-``, starting with a
+    letter, at most MAX_NAME_LENGTH characters (no separator, no ``..``, no NUL, no line
+    break: ``fullmatch``, where ``$`` would let a final newline through)."""
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH \
+            or not _ACTION_NAME.fullmatch(name):
+        shown = repr(name) if not isinstance(name, str) or len(name) <= _SHOWN \
+            else repr(name[:_SHOWN]) + "..."
+        raise PlaybookError([f"name {shown}: expected letters, digits, '_' or '-', starting "
+                             f"with a letter, at most {MAX_NAME_LENGTH} characters (it becomes "
+                             "the action name and the file name)"])
+    return name
+
+
+# libyaml's emitter when PyYAML has it (the same text, several times faster on a large
+# workflow: the tests compare the two); the pure-Python one otherwise
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _dump(data: Any) -> str:
-    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
-                               default_flow_style=False, width=100)  # str without a stream
+    text: str = yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)  # str without a stream
     return text
 
 
@@ -95,9 +161,7 @@ def convert_playbook(playbook: Any, name: str, *, description: str = "",
     ``smtp_instance_uuids``: the ``uuid`` of every SMTP instance in the pack config, so that
     an ``assetUuid`` no instance carries is reported; None skips that check.
     """
-    if not _ACTION_NAME.match(name or ""):
-        raise PlaybookError([f"name {name!r}: expected letters, digits, '_' or '-', starting "
-                             "with a letter (it becomes the action name and the file name)"])
+    check_name(name)
     graph = Graph.from_cells(load_playbook(playbook)["cells"])
     converter = _Converter(graph, set(smtp_instance_uuids) if smtp_instance_uuids is not None
                            else None)
@@ -113,7 +177,8 @@ def convert_playbook(playbook: Any, name: str, *, description: str = "",
                                                     for n in graph.ordered_actions) + ".",
         "parameters": parameters,
     }
-    return ConvertedPlaybook(name, workflow, metadata, tuple(converter.warnings), source)
+    return ConvertedPlaybook(name, workflow, metadata,
+                             tuple(one_line(w) for w in converter.warnings), source)
 
 
 @dataclass
@@ -172,11 +237,16 @@ class _Converter:
         known = COMPONENT_ACTIONS[action]
         for name in values:
             if name not in known:
-                self.problems.append(f"{node.label}: valueData has {name!r}, which is not a "
-                                     f"parameter of {action} (expected one of "
+                self.problems.append(f"{node.label}: valueData has {_shown(name)}, which is "
+                                     f"not a parameter of {action} (expected one of "
                                      f"{', '.join(known)})")
         asset = str(node.data.get("assetUuid") or "").strip()
-        if asset:
+        marker = _expression_syntax(asset)
+        if marker or not asset.isprintable():
+            self.problems.append(f"{node.label}: assetUuid {_shown(asset)} "
+                                 + (f"contains {marker!r}, expression syntax Orquesta would "
+                                    "evaluate" if marker else "is not one line of text"))
+        elif asset:
             self._select_instance(node, action, values, asset)
         return {name: self._value(node, name, value) for name, value in values.items()}
 
@@ -201,46 +271,98 @@ class _Converter:
                                  "should send this mail")
 
     def _value(self, node: Node, name: str, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: self._value(node, f"{name}.{k}", v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._value(node, f"{name}[{i}]", v) for i, v in enumerate(value)]
-        if not isinstance(value, str):
-            return value
-        marker = next((m for m in _EXPRESSION_OPENERS if m in _REFERENCE.sub("", value)), None)
+        """The task input for one valueData value: a copy in which references became
+        expressions, every key and string checked for expression syntax at any depth.
+
+        Iterative: ``pending`` holds (value, the container its copy goes into, its slot
+        there, its path); a container's copy is made with every slot in place first, so the
+        copy keeps the order of keys.  A path is (parent path, key), rendered only for a
+        problem, so that deep or long keys cost nothing until one is reported.
+        """
+        result: list[Any] = [None]
+        pending: list[tuple[Any, Any, Any, _Path]] = [(value, result, 0, (None, name))]
+        while pending:
+            current, into, slot, path = pending.pop()
+            if isinstance(current, Mapping):
+                copy: dict[Any, Any] = {}
+                into[slot] = copy
+                children = []
+                for key, child in current.items():
+                    if self._refused_key(node, path, key):
+                        continue
+                    copy[key] = None
+                    children.append((child, copy, key, (path, key)))
+                pending.extend(reversed(children))  # popped in document order
+            elif isinstance(current, (list, tuple)):
+                items: list[Any] = [None] * len(current)
+                into[slot] = items
+                pending.extend((current[i], items, i, (path, i))
+                               for i in range(len(current) - 1, -1, -1))
+            elif isinstance(current, str):
+                into[slot] = self._text(node, path, current)
+            elif current is None or isinstance(current, (bool, int, float)):
+                into[slot] = current
+            else:
+                self.problems.append(f"{node.label}: {_render(path)} is a "
+                                     f"{type(current).__name__}, not a JSON value")
+        return result[0]
+
+    def _refused_key(self, node: Node, path: _Path, key: Any) -> bool:
+        if not isinstance(key, str):
+            self.problems.append(f"{node.label}: {_render(path)} has the key {_shown(key)}; "
+                                 "keys are text")
+            return True
+        marker = _expression_syntax(key)
         if marker:
-            self.problems.append(f"{node.label}: {name} contains {marker!r}, which Orquesta "
-                                 "would evaluate as an expression; rewrite that text")
+            self.problems.append(f"{node.label}: {_render(path)} has the key {_shown(key)}, "
+                                 f"which contains {marker!r}, expression syntax Orquesta would "
+                                 "evaluate (keys are evaluated too); rewrite that key")
+            return True
+        return False
+
+    def _text(self, node: Node, path: _Path, value: str) -> str:
+        marker = _expression_syntax(_REFERENCE.sub("", value))
+        if marker:
+            hint = " (in JSON text, a space between the braces avoids it)" \
+                if marker in ("{{", "}}") else ""
+            self.problems.append(f"{node.label}: {_render(path)} contains {marker!r}, "
+                                 "expression syntax Orquesta would evaluate; rewrite that "
+                                 f"text{hint}")
             return value
         whole = _REFERENCE.fullmatch(value.strip())
         if whole:
-            return f"<% {self._expression(node, name, whole.group(1))} %>"
-        return _REFERENCE.sub(lambda m: f"<% {self._expression(node, name, m.group(1))} %>",
+            return f"<% {self._expression(node, path, whole.group(1))} %>"
+        return _REFERENCE.sub(lambda m: f"<% {self._expression(node, path, m.group(1))} %>",
                               value)
 
-    def _expression(self, node: Node, name: str, reference: str) -> str:
-        head, *path = [part.strip() for part in reference.split(".")]
+    def _expression(self, node: Node, where: _Path, reference: str) -> str:
+        """The expression for ``${reference}``: built from a task name and identifiers or
+        indexes only, never from the reference's text as such."""
+        head, *fields = [part.strip() for part in reference.split(".")]
+        shown = _clip(reference)
         suffix = ""
-        for part in path:
-            if _IDENTIFIER.match(part):
+        for part in fields:
+            if _IDENTIFIER.fullmatch(part):
                 suffix += "." + part
-            elif part.isdigit():
-                suffix += f"[{part}]"
+            elif part.isascii() and part.isdigit() and len(part) <= 9:
+                suffix += f"[{int(part)}]"
             else:
-                self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}; "
-                                     f"{part!r} is not a field name this importer can convert")
+                self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}; "
+                                     f"{_shown(part)} is not a field name this importer can "
+                                     "convert")
                 return "null"
         if head == EVENT_INPUT:
             self.uses_event = True
             return f"ctx({EVENT_INPUT}){suffix}"
         source = self.graph.node_named(head)
         if source is None:
-            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but the "
-                                 f"playbook has no NotifyMessage node named {head!r} (only "
-                                 "event and earlier nodes can be referred to)")
+            self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}, "
+                                 "but the playbook has no NotifyMessage node named "
+                                 f"{_shown(head)} (only event and earlier nodes can be "
+                                 "referred to)")
             return "null"
         if not self.graph.runs_before(source.id, node.id):
-            self.problems.append(f"{node.label}: {name} refers to ${{{reference}}}, but "
+            self.problems.append(f"{node.label}: {_render(where)} refers to ${{{shown}}}, but "
                                  f"{source.label} does not run before it")
             return "null"
         return f"task({self.graph.task_names[source.id]}).result.result{suffix}"
@@ -258,19 +380,64 @@ class _Converter:
                 if _has_expression(value):
                     continue
                 exposed = name if counts[name] == 1 and name not in taken else f"{task}_{name}"
-                parameters[exposed] = _parameter_schema(value, node, name)
+                parameters[exposed] = _parameter_schema(value, node, task, name)
                 inputs[node.id][name] = f"<% ctx({exposed}) %>"
 
 
 def _has_expression(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_expression(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_expression(v) for v in value)
-    return isinstance(value, str) and "<%" in value
+    """Whether a converted input holds an expression (the converter's, the only kind left)
+    anywhere in it; iterative."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Mapping):
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, str) and "<%" in current:
+            return True
+    return False
 
 
-def _parameter_schema(value: Any, node: Node, name: str) -> dict[str, Any]:
+_Path = tuple[Any, Any]  # (parent path or None, key or index); the root's key is the name
+
+
+def _render(path: _Path) -> str:
+    """``emailcontext``, ``dingdingcontext.text``, ``receivers[0]``, ``x['odd key']``."""
+    parts: list[str] = []
+    current: _Path | None = path
+    while current is not None:
+        parent, key = current
+        if parent is None:
+            parts.append(str(key))
+        elif isinstance(key, int) and not isinstance(key, bool):
+            parts.append(f"[{key}]")
+        elif isinstance(key, str) and len(key) <= _SHOWN and _IDENTIFIER.fullmatch(key):
+            parts.append("." + key)
+        else:
+            parts.append(f"[{_shown(key)}]")
+        current = parent
+    return "".join(reversed(parts))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A key or a reference as a problem quotes it: repr (no line break gets through),
+    clipped."""
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return repr(value[:_SHOWN]) + "..."
+    return repr(value)
+
+
+def _expression_syntax(text: str) -> str | None:
+    """The first of EXPRESSION_SYNTAX found in ``text``, or None."""
+    return next((m for m in EXPRESSION_SYNTAX if m in text), None)
+
+
+def _parameter_schema(value: Any, node: Node, task: str, name: str) -> dict[str, Any]:
     action = node.data["actionName"]
     schema: dict[str, Any]
     if name in _FLAG_OR_SELECTOR or isinstance(value, (bool, int, float)):
@@ -282,7 +449,7 @@ def _parameter_schema(value: Any, node: Node, name: str) -> dict[str, Any]:
         schema = {"anyOf": [{"type": "string"}, {"type": "object"}]}
     else:
         schema = {"type": "string"}
-    schema["description"] = f"{name} of {node.name} ({action})."
+    schema["description"] = f"{name} of {task} ({action})."  # the task name: an identifier
     if value is not None:
         schema["default"] = value
     return schema

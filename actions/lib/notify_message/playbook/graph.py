@@ -7,7 +7,9 @@ is collected; ``PlaybookError`` lists them all at once.
 
 The graph algorithms are iterative, so a playbook's size is not bounded by Python's
 recursion limit: the order is Kahn's algorithm, a loop is one cycle among the nodes Kahn's
-algorithm cannot order, and reachability is one walk with an explicit stack.
+algorithm cannot order, and reachability is one walk with an explicit stack.  A playbook is
+bounded before it is read: at most ``MAX_PLAYBOOK_BYTES`` of JSON, arrays and objects nested
+at most ``MAX_PLAYBOOK_DEPTH`` deep, at most ``MAX_PLAYBOOK_ITEMS`` values in all.
 """
 
 from __future__ import annotations
@@ -19,10 +21,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..bounded import BoundsError, check_structure
 from ..errors import NotifyMessageError
 from ..parameters import COMPONENT_ACTIONS
 
-__all__ = ["PlaybookError", "Node", "Graph", "load_playbook", "COMPONENT", "EVENT_INPUT"]
+__all__ = ["PlaybookError", "Node", "Graph", "load_playbook", "one_line", "COMPONENT",
+           "EVENT_INPUT",
+           "MAX_PLAYBOOK_BYTES", "MAX_PLAYBOOK_DEPTH", "MAX_PLAYBOOK_ITEMS"]
+
+# Generous bounds for a whole playbook (a 10,000-node chain is 4.5 MB, nested 6 deep, about
+# 460,000 values); bounded's defaults are for one parameter, far smaller.
+MAX_PLAYBOOK_BYTES = 16 * 1024 * 1024
+MAX_PLAYBOOK_DEPTH = 64
+MAX_PLAYBOOK_ITEMS = 4_000_000
 
 COMPONENT = "NotifyMessage"  # its actions, and their parameters: parameters.COMPONENT_ACTIONS
 EVENT_INPUT = "event"
@@ -34,8 +45,20 @@ class PlaybookError(NotifyMessageError, ValueError):
     """The playbook cannot be converted; ``problems`` lists why, one line each."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("the playbook cannot be converted:\n- " + "\n- ".join(self.problems))
+        self.problems = [one_line(p) for p in problems]
+        if len(self.problems) == 1:  # one problem: one line
+            super().__init__(f"the playbook cannot be converted: {self.problems[0]}")
+        else:
+            super().__init__("the playbook cannot be converted:\n- "
+                             + "\n- ".join(self.problems))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks, escapes) written
+    as its escape sequence: a problem or a warning quoting the playbook stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -51,15 +74,55 @@ class Node:
 
 
 def load_playbook(value: Any) -> Mapping[str, Any]:
-    """A playbook given as JSON text or as already parsed data."""
-    if isinstance(value, (str, bytes)):
+    """A playbook given as JSON text (str or UTF-8 bytes) or as already parsed data, within
+    the bounds (``MAX_PLAYBOOK_*``)."""
+    if isinstance(value, bytes):
         try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise PlaybookError([f"the playbook is not valid JSON: {exc}"]) from None
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PlaybookError([f"the playbook is not UTF-8 text (byte {exc.start} cannot "
+                                 "be decoded)"]) from None
+    if isinstance(value, str):
+        value = _parse(value)
+    else:
+        _check_bounds(value)
     if not isinstance(value, Mapping) or not isinstance(value.get("cells"), list):
         raise PlaybookError(["expected the playbook export: a JSON object with a 'cells' list"])
     return value
+
+
+def _parse(text: str) -> Any:
+    """JSON text within the bounds.  Not ``bounded.loads``: its bound on the number of values
+    is the one of a single parameter (100,000), which a playbook of a few thousand nodes
+    exceeds.  The size is checked before parsing; the json module's parser refuses nesting
+    beyond Python's recursion limit with RecursionError, and the depth bound is checked on
+    the parsed value."""
+    size = len(text)  # each character is at least one byte
+    if size <= MAX_PLAYBOOK_BYTES:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PLAYBOOK_BYTES:
+        raise PlaybookError([f"the playbook is {size} bytes of JSON; at most "
+                             f"{MAX_PLAYBOOK_BYTES} ({MAX_PLAYBOOK_BYTES // 1024 // 1024} MiB) "
+                             "are accepted"])
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaybookError([f"the playbook is not valid JSON: {exc}"]) from None
+    except RecursionError:
+        raise PlaybookError([f"the playbook nests arrays and objects deeper than "
+                             f"{MAX_PLAYBOOK_DEPTH} levels"]) from None
+    except ValueError as exc:  # an integer beyond Python's digit limit, and the like
+        raise PlaybookError([f"the playbook holds a value JSON cannot be read into "
+                             f"({str(exc)[:80]})"]) from None
+    _check_bounds(value)
+    return value
+
+
+def _check_bounds(value: Any) -> None:
+    try:
+        check_structure(value, max_depth=MAX_PLAYBOOK_DEPTH, max_items=MAX_PLAYBOOK_ITEMS)
+    except BoundsError as exc:
+        raise PlaybookError([f"the playbook {exc}"]) from None
 
 
 class Graph:
@@ -129,7 +192,7 @@ class Graph:
             self.problems.append(f"{node.label} runs the component {component!r}; only "
                                  f"{COMPONENT} nodes can be converted (this pack has no "
                                  "counterpart for it)")
-        elif action not in COMPONENT_ACTIONS:
+        elif not isinstance(action, str) or action not in COMPONENT_ACTIONS:
             self.problems.append(f"{node.label} runs {COMPONENT}.{action}; expected one of "
                                  + ", ".join(COMPONENT_ACTIONS))
         elif not isinstance(node.data.get("valueData") or {}, Mapping):
