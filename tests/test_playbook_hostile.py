@@ -406,3 +406,13 @@ def test_a_hostile_playbook_through_the_action_is_a_failed_reply_listing_the_pro
         {"dingdingcontext": {"{{ x }}": 1}})), "name": "x"}, None)
     assert reply.status is False and reply.data["workflow"] == ""
     assert "has the key '{{ x }}'" in reply.data["problems"][0]
+
+
+def test_nested_json_in_a_string_value_still_converts():
+    """Jinja's closers alone start nothing: a JSON object inside a JSON string is no threat."""
+    from helpers import sample, value_data
+
+    playbook = sample()
+    value_data(playbook, "notifyByCustom")["jsonInput"] = '{"dingdingcontext": {"text": "x"}}'
+    converted = convert_playbook(playbook, "nested_json")
+    assert '{"dingdingcontext": {"text": "x"}}' in converted.workflow_yaml

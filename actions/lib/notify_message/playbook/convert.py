@@ -40,9 +40,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 MAX_NAME_LENGTH = 100
 # What Orquesta (YAQL <% %>, Jinja {{ }} and {% %}) or st2's Jinja rendering would read as
-# an expression, a block or a comment, openers and closers alike: a closer alone is refused
-# too, so that no text can complete an expression the converter writes next to it.
-EXPRESSION_SYNTAX = ("<%", "%>", "{{", "}}", "{%", "%}", "{#", "#}")
+# the start of an expression, a block or a comment; and YAQL's closer, since the converter
+# writes <% ... %> references next to the playbook's text, which must not end one early.
+# Jinja's closers alone start nothing: nested JSON in a string ('{"a":{"b":1}}') stays valid.
+EXPRESSION_SYNTAX = ("<%", "%>", "{{", "{%", "{#")
 _SHOWN = 60  # characters of a hostile key or reference quoted in a problem
 # notifyByCustom parameters that are a flag (1 / true) or a selector (an instance, a sender)
 _FLAG_OR_SELECTOR = ("email", "sms", "dingding")
@@ -324,7 +325,7 @@ class _Converter:
         marker = _expression_syntax(_REFERENCE.sub("", value))
         if marker:
             hint = " (in JSON text, a space between the braces avoids it)" \
-                if marker in ("{{", "}}") else ""
+                if marker == "{{" else ""
             self.problems.append(f"{node.label}: {_render(path)} contains {marker!r}, "
                                  "expression syntax Orquesta would evaluate; rewrite that "
                                  f"text{hint}")
