@@ -315,7 +315,7 @@ def _smtp_script(conn: socket.socket, script: dict[str, Any], spool: Spool,
     interval = float(script.get("interval", 0.1))
     size = int(script.get("size", 100_000))
     until = time.monotonic() + hold
-    state = {"conn": conn, "last": b""}
+    state: dict[str, Any] = {"conn": conn, "last": b""}
 
     def say(name: str) -> str:
         text = replies.get(name, replies["*"])
@@ -343,7 +343,7 @@ def _smtp_script(conn: socket.socket, script: dict[str, Any], spool: Spool,
         text = text.replace("{line}", last.strip().decode("latin-1")).replace(
             "{decoded}", _decoded(last))
         live.sendall(text.encode("latin-1") + b"\r\n")
-        return text
+        return str(text)
 
     why = "done"
     try:

@@ -44,6 +44,18 @@ class Outcome(str, Enum):
         return self.value
 
 
+MAX_DETAIL = 1000   # characters of a delivery's detail: a server's answer is cut to fit
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def printable(text: str, limit: int) -> str:
+    """Text from a server, fit for a result: control characters (a forged line) and lone
+    surrogates (no JSON encoder takes them) become spaces and U+FFFD, and the text is cut
+    at ``limit`` characters."""
+    clean = _UNPRINTABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else " ", text)
+    return clean if len(clean) <= limit else clean[:limit - 3] + "..."
+
+
 def http_status(status: int) -> str:
     """How a delivery's ``code`` spells an HTTP status without a provider code."""
     return f"HTTP {status}"
@@ -71,6 +83,14 @@ class Delivery:
     detail: str = ""
     reference: str | None = None
     uncertain_attempts: int = 0
+
+    def __post_init__(self) -> None:
+        # what servers answer lands here: one line of valid, printable text, bounded
+        object.__setattr__(self, "detail", printable(self.detail, MAX_DETAIL))
+        for name, limit in (("code", 64), ("reference", 128), ("target", 512)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(value, limit))
 
     @property
     def ok(self) -> bool:
@@ -168,6 +188,9 @@ def _by_channel(deliveries: Sequence[Delivery]) -> str:
     return ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in counts.items())
 
 
+_SPLIT = re.compile(r"\s+(?:[0-9]{3}[ -])?")
+
+
 class Redactor:
     """Replaces every known secret value in a text with ``***``.
 
@@ -188,7 +211,14 @@ class Redactor:
                          if ordered else None)
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(self.MASK, text) if self._pattern is not None else text
+        if self._pattern is None:
+            return text
+        masked = self._pattern.sub(self.MASK, text)
+        # a secret a server split over lines or spaces ("535-...Xq7h\n535 TbLr") shows
+        # anyway: such a text is withheld whole
+        if self._pattern.search(_SPLIT.sub("", masked)):
+            return "(withheld: it held a secret)"
+        return masked
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ __all__ = ["AliyunClient", "RpcAnswer", "RpcOutcome", "ANSWERED", "NOT_SENT", "U
            "explain_common_error", "answer_delivery"]
 
 
+_MESSAGE_SHOWN = 300   # characters of an answer's Message quoted in a delivery
+
+
 class RpcOutcome(str, Enum):
     """What became of one request."""
 
@@ -82,7 +85,8 @@ class RpcAnswer:
         code = self.code or http_status(self.status or 0)
         text = f"{self.endpoint} answered {code}"
         if self.message:
-            text += f": {self.message}"
+            shown = self.message[:_MESSAGE_SHOWN]
+            text += f": {shown}{'...' if len(self.message) > _MESSAGE_SHOWN else ''}"
         if self.request_id:
             text += f" (RequestId {self.request_id})"
         return text
@@ -237,12 +241,18 @@ def explain_common_error(code: str | None) -> str | None:
 def answer_delivery(answer: RpcAnswer, channel: Channel, target: str, *, action: str,
                     accepted: str, explain: Callable[[str | None], str | None],
                     check_before_resending: str, reference: str | None = None,
-                    note: str = "") -> Delivery:
+                    note: str = "", code_required: bool = True) -> Delivery:
     """One Alibaba answer as the delivery of ``target``: delivered (``accepted`` says by
     whom, with what ids), outcome unknown (never sent again: ``action`` is not idempotent),
     not sent, or refused with what to do about ``answer.code`` (``explain``).  ``note`` is
     appended to a refusal (e.g. that one request carried several numbers)."""
     code = answer.code or (http_status(answer.status) if answer.status else None)
+    if answer.ok and code_required and answer.code != "OK":
+        # a 2xx without Alibaba's Code "OK": the request arrived, but nothing says it ran
+        return Delivery.unknown(channel, target, (
+            f"outcome unknown, not retried: {answer.said()} without Code OK, so whether "
+            f"{action} ran is unknown; {check_before_resending} before sending again"),
+            code=code, attempts=answer.attempts)
     if answer.ok:
         return Delivery.delivered(channel, target, accepted, code=code,
                                   attempts=answer.attempts, reference=reference)

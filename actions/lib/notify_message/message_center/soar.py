@@ -70,7 +70,8 @@ async def deliver_via_soar(request: MessageCenterRequest, account: AliyunAccount
         answer, CHANNEL, f"aliuid {request.aliuid}", action=ACTION, explain=_explain,
         accepted=(f"accepted by {answer.endpoint}: Message Center sends it on the channels "
                   f"configured for the account (RequestId {answer.request_id})"),
-        check_before_resending="check Message Center", reference=answer.request_id or None)]
+        check_before_resending="check Message Center", reference=answer.request_id or None,
+        code_required=False)]
 
 
 def _explain(code: str | None) -> str | None:

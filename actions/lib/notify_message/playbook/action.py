@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..parameters import IMPORT_PLAYBOOK_PARAMETERS
-from ..params import as_text, is_on, reject_unknown
+from ..bounded import shown
+from ..params import as_line, as_text, is_on, reject_unknown
 from ..errors import ParameterError
 from ..result import Reply
 from .convert import convert_playbook
@@ -28,7 +29,7 @@ def import_playbook(params: Mapping[str, Any], smtp_instance_uuids: Sequence[str
         reject_unknown(present, IMPORT_PLAYBOOK_PARAMETERS, "importPlaybook")
         name = as_text("name", present.get("name")).strip()
         description = as_text("description", present.get("description"))
-        pack_dir = as_text("pack_dir", present.get("pack_dir")).strip()
+        pack_dir = as_line("pack_dir", present.get("pack_dir"), limit=4096)
     except ParameterError as exc:
         return Reply(False, str(exc), data)
     try:
@@ -47,6 +48,7 @@ def import_playbook(params: Mapping[str, Any], smtp_instance_uuids: Sequence[str
     try:
         data["files"] = converted.write(pack_dir, overwrite=is_on(present.get("overwrite")))
     except OSError as exc:
-        return Reply(False, f"Converted, but not written: {exc}", data)
+        return Reply(False, "Converted, but not written: parameter 'pack_dir': "
+                     + shown(str(exc), limit=300), data)
     return Reply(True, f"Wrote {' and '.join(data['files'])}; register it with st2ctl reload "
                  "--register-actions", data)

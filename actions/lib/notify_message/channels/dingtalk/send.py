@@ -212,8 +212,8 @@ class _Sender:
 
 def _read_answer(response: HttpAnswer, where: str) -> _Answer:
     status = response.status
-    if status >= 500:
-        return _Answer(Outcome.FAILED, True, http_status(status),
+    if status >= 500:  # a gateway's error: the robot may have had the message before it
+        return _Answer(Outcome.UNKNOWN, True, http_status(status),
                        f"{where} answered HTTP {status}")
     if status != 200:
         return _Answer(Outcome.FAILED, False, http_status(status), (
@@ -221,7 +221,9 @@ def _read_answer(response: HttpAnswer, where: str) -> _Answer:
             "check the webhook URL"))
     try:
         answer = response.json()
-        errcode = int(answer["errcode"])
+        errcode = answer["errcode"]
+        if isinstance(errcode, bool) or not isinstance(errcode, int):
+            raise TypeError("errcode is not an integer")  # DingTalk's always is
     except (ValueError, TypeError, KeyError, OverflowError):
         return _Answer(Outcome.UNKNOWN, False, None, (
             f"{where} answered HTTP 200 without DingTalk's errcode, so whether the message "

@@ -9,6 +9,7 @@ the instance's ``max_sessions``, and those sessions run in parallel within the c
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import ssl
 from collections.abc import Callable, Sequence
@@ -51,6 +52,15 @@ async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delive
         recipients]
 
 
+def auth_forms(username: str, password: str) -> list[str]:
+    """The password as it crosses the wire in AUTH LOGIN and AUTH PLAIN (base64)."""
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    return [password, b64(password), b64(f"\0{username}\0{password}"),
+            b64(f"{username}\0{username}\0{password}")]
+
+
 class _LoginBudget:
     def __init__(self, logins: int) -> None:
         self.left = logins
@@ -63,9 +73,14 @@ class _LoginBudget:
 
 
 class _Session:
+    def redactor(self, text: str) -> str:
+        return self._call_redactor(self._auth_redactor(text))
+
     def __init__(self, instance: SmtpInstance, redactor: Redactor, logins: _LoginBudget) -> None:
         self.instance = instance
-        self.redactor = redactor
+        # a server may echo what AUTH sent: the password as LOGIN and PLAIN encode it
+        self._call_redactor = redactor
+        self._auth_redactor = Redactor(auth_forms(instance.username, instance.password))
         self.logins = logins
         self.client: aiosmtplib.SMTP | None = None
 
@@ -105,6 +120,8 @@ class _Session:
         try:
             for index, recipient in enumerate(recipients):
                 client = self.client
+                if client is not None and not client.is_connected:  # the server hung up
+                    self.client = client = None
                 if client is None:
                     if not self.logins.take():
                         why = ("the server closed the session and this call's one new login "
@@ -138,8 +155,19 @@ class _Session:
             _, reply = await asyncio.wait_for(client.send_message(message),
                                               timeout=instance.timeout)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            return self.failure(exc.recipients[0])(recipient)
+            refusal = exc.recipients[0]
+            if refusal.code == 421 or not client.is_connected:  # the server is closing
+                await self.close()
+            return self.failure(refusal)(recipient)
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code < 0:
+                # an answer that is no SMTP reply (malformed, too long), or a session the
+                # server dropped: the message may have been taken before it went wrong
+                await self.close()
+                code, detail = explain_failure(exc, instance)
+                return Delivery.unknown(CHANNEL, recipient, self.redactor(
+                    f"{detail}; the message may have been accepted, so it was not sent "
+                    "again"), code=code)
             if exc.code == 421:  # the server is closing the session
                 await self.close()
             return self.failure(exc)(recipient)
