@@ -311,3 +311,13 @@ def test_the_signed_robot_fixture_still_delivers(signed_robot):
     assert result.status and result.deliveries[0].uncertain_attempts == 0
     assert DINGTALK_TOKEN not in str(result.to_dict()) and DINGTALK_SECRET not in str(
         result.to_dict())
+
+
+@pytest.mark.parametrize("endpoint", ["[" * 30, "https://[not-an-ip]/", "https://h:99999/",
+                                      "https://user:pw@dysmsapi.aliyuncs.com/"])
+def test_an_endpoint_urlsplit_cannot_read_is_refused_naming_its_key(endpoint):
+    from notify_message import ConfigError
+    config = {"aliyun": {"access_key_id": "LTAIkey", "access_key_secret": "s3cret",
+                         "endpoints": {"dysmsapi": endpoint}}}
+    with pytest.raises(ConfigError, match=r"aliyun\.endpoints\.dysmsapi"):
+        PackConfig.from_mapping(config)

@@ -83,12 +83,13 @@ def _endpoint_url(key: str, value: Any, allowed: tuple[str, ...]) -> str:
     if len(text) > 2048 or control_character(text) is not None or not valid_text(text):
         raise ConfigError(key, "expected a host or an https:// URL: one line of printable "
                           "text, at most 2048 characters")
-    parts = urlsplit(text if "://" in text else f"https://{text}")
-    host = (parts.hostname or "").lower()
     try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+        host = (parts.hostname or "").lower()
         parts.port  # noqa: B018  (a port beyond 65535 raises)
-    except ValueError:
-        raise ConfigError(key, f"has a port outside 1 to 65535: {shown(text)}") from None
+    except ValueError:  # a bracketed host that is no IP address, a port beyond 65535
+        raise ConfigError(key, f"expected a host or an https:// URL, got {shown(text)}"
+                          ) from None
     if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment \
             or parts.username is not None or parts.password is not None:
         raise ConfigError(key, f"expected a host or an https:// URL (no user:password, query "
