@@ -661,8 +661,12 @@ SENSOR_SCRIPT = textwrap.dedent("""
         if listener.connections == 0:
             break
         time.sleep(0.01)
+    # green: sockets patched by eventlet (importing st2's own modules loads eventlet without
+    # patching anything, so whether it was imported says nothing)
+    green = "eventlet" in sys.modules and sys.modules["eventlet"].patcher.is_monkey_patched(
+        "socket")
     report = {"stats": dict(listener.stats), "connections": listener.connections,
-              "ticks": ticks, "green": "eventlet" in sys.modules}
+              "ticks": ticks, "green": green}
     sensor.cleanup()
     runner.join(5)
     report.update(stopped=not runner.is_alive(), dispatched=service.dispatched)
