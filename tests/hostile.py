@@ -2,11 +2,13 @@
 strategies of generated garbage, configs whose endpoints are 127.0.0.1 ports where nothing
 listens, a wall-clock guard, and the contract every result must keep.
 
-The corpus is used through pytest parameters (its values are built lazily, by name) rather
-than through hypothesis: a list nested 10,000 deep or an integer of 10,000 digits cannot be
-repr()'d, so hypothesis could not print such an example when it fails."""
+The corpus is used through pytest parameters (its values are built lazily, by name; the two
+200,000-item ones once, each test getting a new list of the same strings) rather than through
+hypothesis: a list nested 10,000 deep or an integer of 10,000 digits cannot be repr()'d, so
+hypothesis could not print such an example when it fails."""
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -234,6 +236,18 @@ def _nested_dict(depth):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _wide_texts():
+    """The 200,000 numbers as text, made once (a test gets a new list of them: the strings
+    cannot change, the list might)."""
+    return tuple(str(i) for i in range(200_000))
+
+
+@functools.lru_cache(maxsize=None)
+def _wide_json_text():
+    return json.dumps(list(range(200_000)))   # text cannot change: made once
+
+
 CONTROL_CHARACTERS = ["\x00", "\x01", "\x08", "\x0b", "\x1b", "\x1f", "\x7f", "\x85", "\x9b",
                       "\u2028", "\u2029"]
 
@@ -267,8 +281,8 @@ CORPUS = {
     "mixed_list": lambda: [1, "a", None, 2.5, True, {"x": 1}, [], math.nan, "\x00"],
     "odd_keys_dict": lambda: {"": 1, "\x00": 2, "__proto__": {}, "a" * 1000: None, "1": [1]},
     "non_string_keys_dict": lambda: {1: "a", None: "b", (1, 2): "c", 2.5: "d"},
-    "wide_list_200000": lambda: [str(i) for i in range(200_000)],
-    "wide_json_text_200000": lambda: json.dumps(list(range(200_000))),
+    "wide_list_200000": lambda: list(_wide_texts()),   # a new list, of the same strings
+    "wide_json_text_200000": lambda: _wide_json_text(),
     "bytes": lambda: b"a@163.com",
     "object": lambda: object(),
 }

@@ -1,9 +1,15 @@
 """``python -m notify_message`` given mistakes: each is one line on standard error and exit
 status 2, never a traceback (``--debug`` shows it); the config is checked against the pack's
-config.schema.yaml, unknown keys named with the closest known one.  Run as a subprocess, the
-way a shell runs it."""
+config.schema.yaml, unknown keys named with the closest known one.  Most cases run
+``cli.main`` in this process the way ``python -m notify_message`` does (standard input empty,
+standard output and error captured, logging set up by the CLI itself); what needs a real
+process runs as a subprocess, the way a shell runs it: the ``python -m`` entry point itself,
+``--debug``'s traceback, a closed standard output (broken pipe) and Ctrl-C."""
 
+import contextlib
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -20,11 +26,51 @@ LIB = os.path.join(PACK_DIR, "actions", "lib")
 SMTP = {"assetname": "soc", "emailUsername": "soc@163.com", "emailPassword": "${SOC_CODE}"}
 
 
-def run(*args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=None, cwd=None):
+def run_process(*args, stdout=subprocess.PIPE, env=None):
+    """``python -m notify_message ARGS`` as a subprocess, standard input empty."""
     environment = dict(os.environ, PYTHONPATH=LIB, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "notify_message", *args], stdin=stdin,
-                          stdout=stdout, stderr=subprocess.PIPE, env=environment, cwd=cwd,
-                          timeout=120, text=True)
+    return subprocess.run([sys.executable, "-m", "notify_message", *args],
+                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+                          env=environment, timeout=120, text=True)
+
+
+@contextlib.contextmanager
+def _as_a_fresh_process(env):
+    """What ``python -m notify_message`` starts with, for a call in this process: an empty
+    standard input, standard output and error captured, ``env`` added to the environment, and
+    a root logger without handlers (so that the CLI's logging.basicConfig writes to the
+    captured standard error, as it does in a process of its own).  Everything is put back."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_environ = dict(os.environ)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_stdin = sys.stdin
+    os.environ.update(env or {})
+    root.handlers[:] = []
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield out, err
+    finally:
+        sys.stdin = saved_stdin
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+def run(*args, env=None):
+    """``python -m notify_message ARGS`` in this process (``cli.main``, whose return value is
+    the exit status ``__main__`` passes to sys.exit); an exception escaping it fails the
+    test, as the traceback of a subprocess would."""
+    with _as_a_fresh_process(env) as (out, err):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def assert_one_line_exit_2(done, *fragments):
@@ -183,7 +229,7 @@ def test_a_command_line_mistake_is_one_line(args, fragments):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    done = run("--debug", "--config", str(tmp_path / "missing.yaml"), "notifyByCustom")
+    done = run_process("--debug", "--config", str(tmp_path / "missing.yaml"), "notifyByCustom")
     assert done.returncode == 2 and "Traceback" in done.stderr
     assert done.stderr.splitlines()[-1].endswith("missing.yaml: no such file")
 
@@ -208,7 +254,7 @@ def _closed_pipe():
 def test_a_closed_standard_output_is_one_line(args):
     write_end = _closed_pipe()
     try:
-        done = run(*args, stdout=write_end)
+        done = run_process(*args, stdout=write_end)
     finally:
         os.close(write_end)
     assert_one_line_exit_2(done, "broken pipe")

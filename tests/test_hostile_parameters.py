@@ -60,7 +60,7 @@ from notify_message.playbook.action import import_playbook
 
 from testkit.dingtalk_server import FakeRobot
 
-FUZZ = settings(max_examples=25, deadline=None, database=None,
+FUZZ = settings(max_examples=15, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 

@@ -395,7 +395,7 @@ GARBAGE = st.one_of(
     st.binary(max_size=12),
     st.text(max_size=8).map(lambda t: t.encode("utf-8")),
 ).filter(no_eol)
-HYPOTHESIS = settings(max_examples=150, deadline=None, database=None,
+HYPOTHESIS = settings(max_examples=100, deadline=None, database=None,
                       suppress_health_check=[HealthCheck.too_slow])
 
 

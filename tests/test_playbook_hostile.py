@@ -156,7 +156,7 @@ JSON = st.recursive(
     max_leaves=25)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(["dingdingcontext", "emailcontext", "receivers",
                                         "emailTitle", "smscontext"]), JSON, max_size=4),
        st.booleans())
@@ -177,7 +177,7 @@ CELL_FIELD = st.recursive(st.none() | st.booleans() | st.integers() | st.text(ma
                           max_leaves=6)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(
     ["id", "isNode", "nodeType", "nodeName", "componentName", "actionName", "valueData",
      "assetUuid", "source", "target", "data", "condition"]), CELL_FIELD), max_size=6))
