@@ -189,6 +189,10 @@ class _Sender:
             # that sends a byte at a time would stretch it without end
             response = await post(client, url, content=content, timeout=timeout,
                                   headers={"Content-Type": "application/json; charset=utf-8"})
+        except AnswerTooLarge:
+            return _Answer(Outcome.UNKNOWN, False, None, (
+                f"{where} answered more than a DingTalk answer can be, so whether the message "
+                "was taken is unknown: is the webhook a DingTalk robot?"))
         except (httpx.ConnectTimeout, httpx.PoolTimeout):
             return _Answer(Outcome.NOT_SENT, True, None,
                            f"could not connect to {where} within {timeout:g}s")
@@ -197,16 +201,12 @@ class _Sender:
                            f"no answer from {where} within {timeout:g}s")
         except httpx.ConnectError as exc:
             return _Answer(Outcome.NOT_SENT, False, None, _connect_failure(exc, where))
-        except httpx.TransportError as exc:  # the connection broke mid-request
-            return _Answer(Outcome.UNKNOWN, True, None,
-                           f"the connection to {where} failed ({type(exc).__name__})")
-        except AnswerTooLarge:
-            return _Answer(Outcome.UNKNOWN, False, None, (
-                f"{where} answered more than a DingTalk answer can be, so whether the message "
-                "was taken is unknown: is the webhook a DingTalk robot?"))
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
             return _Answer(Outcome.NOT_SENT, False, None,
                            f"the request to {where} could not be made ({type(exc).__name__})")
+        except httpx.TransportError as exc:  # the connection broke mid-request
+            return _Answer(Outcome.UNKNOWN, True, None,
+                           f"the connection to {where} failed ({type(exc).__name__})")
         return _read_answer(response, where)
 
 
