@@ -298,6 +298,7 @@ def test_ctrl_c_is_one_line():
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
+        child.wait(timeout=60)  # before stdin closes: an end of input would race the signal
         _, err = child.communicate(timeout=60)
     finally:
         child.kill()
