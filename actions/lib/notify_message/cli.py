@@ -194,10 +194,12 @@ def load_config_file(path: str) -> dict[str, Any]:
     return expanded
 
 
-def _read_text(path: str, what: str, limit: int) -> str:
+def _read_bytes(path: str, what: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a file (a larger one is not read to its end); every
+    way a file cannot be read is one UsageError naming it."""
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            return f.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"{what} {path}: no such file") from None
     except IsADirectoryError:
@@ -207,6 +209,10 @@ def _read_text(path: str, what: str, limit: int) -> str:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"{what} {path}: cannot be read ({reason})") from None
+
+
+def _read_text(path: str, what: str, limit: int) -> str:
+    data = _read_bytes(path, what, limit)
     if len(data) > limit:
         raise UsageError(f"{what} {path} is larger than {limit} bytes")
     try:
@@ -444,18 +450,7 @@ def _read_playbook(path: str) -> bytes:
         data = stream.read(limit + 1) if stream is not None \
             else sys.stdin.read(limit + 1).encode("utf-8", "surrogateescape")
     else:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
-        except FileNotFoundError:
-            raise UsageError(f"playbook {path}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"playbook {path}: is a directory, not a file") from None
-        except PermissionError:
-            raise UsageError(f"playbook {path}: cannot be read (permission denied)") from None
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise UsageError(f"playbook {path}: cannot be read ({reason})") from None
+        data = _read_bytes(path, "playbook", limit)
     if len(data) > limit:
         raise PlaybookError([f"the playbook is more than {limit} bytes; at most {limit} "
                              f"({limit // 1024 // 1024} MiB) are accepted"])
