@@ -321,3 +321,12 @@ def test_an_endpoint_urlsplit_cannot_read_is_refused_naming_its_key(endpoint):
                          "endpoints": {"dysmsapi": endpoint}}}
     with pytest.raises(ConfigError, match=r"aliyun\.endpoints\.dysmsapi"):
         PackConfig.from_mapping(config)
+
+
+def test_a_bad_entry_of_a_config_list_is_named_by_its_index():
+    from notify_message import ConfigError
+    config = {"dingtalk_robots": [{"name": "oncall", "keywords": ["告警", "alert\u2028x"],
+                                   "webhook": "https://oapi.dingtalk.com/robot/send"
+                                              "?access_token=" + TOKEN}]}
+    with pytest.raises(ConfigError, match=r"'dingtalk_robots\[0\]\.keywords\[1\]'"):
+        PackConfig.from_mapping(config)

@@ -75,25 +75,7 @@ class ConfigReader:
             if required:
                 raise ConfigError(self.key(name), "is required")
             return default
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ConfigError(self.key(name), f"expected a string, got {type(value).__name__}")
-        try:
-            text = str(value).strip(bounded.EDGE)
-        except ValueError:  # an integer beyond Python's digit limit
-            raise ConfigError(self.key(name), "expected a string, got an overlong integer"
-                              ) from None
-        if not bounded.valid_text(text):
-            raise ConfigError(self.key(name), "is not valid Unicode text (a lone surrogate)")
-        if len(text) > limit:
-            raise ConfigError(self.key(name), f"is {len(text)} characters long; at most "
-                              f"{limit} are accepted")
-        char = bounded.control_character(text, allow=bounded.TEXT_WHITESPACE if multiline
-                                         else frozenset())
-        if char is not None:
-            raise ConfigError(self.key(name), f"contains the control character "
-                              f"{bounded.describe_character(char)}"
-                              + ("" if multiline else "; it must be one line of printable text"))
-        return text
+        return _text(self.key(name), value, multiline=multiline, limit=limit)
 
     def matching(self, name: str, pattern: re.Pattern[str], expected: str, *,
                  default: str = "") -> str:
@@ -166,8 +148,7 @@ class ConfigReader:
             raise ConfigError(self.key(name), "expected a list of strings")
         if len(items) > MAX_LIST:
             raise ConfigError(self.key(name), f"has {len(items)} entries; at most {MAX_LIST}")
-        each = ConfigReader({str(i): item for i, item in enumerate(items)}, self.key(name))
-        texts = (each.string(str(i)) for i in range(len(items)))
+        texts = (_text(f"{self.key(name)}[{i}]", item) for i, item in enumerate(items))
         return tuple(text for text in texts if text)
 
     def hosts(self, name: str) -> tuple[str, ...]:
@@ -191,3 +172,26 @@ class ConfigReader:
             raise ConfigError(self.key(name), f"expected an object of {expected}")
         each = self.child(name)
         return {k: each.string(k) for k in value}
+
+
+def _text(key: str, value: Any, *, multiline: bool = False, limit: int = MAX_STRING) -> str:
+    """One config string checked: text, valid Unicode, at most ``limit`` characters, no
+    control character (``multiline``: tabs and line breaks allowed).  Errors never repeat the
+    value: it may be a secret."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+    try:
+        text = str(value).strip(bounded.EDGE)
+    except ValueError:  # an integer beyond Python's digit limit
+        raise ConfigError(key, "expected a string, got an overlong integer") from None
+    if not bounded.valid_text(text):
+        raise ConfigError(key, "is not valid Unicode text (a lone surrogate)")
+    if len(text) > limit:
+        raise ConfigError(key, f"is {len(text)} characters long; at most {limit} are accepted")
+    char = bounded.control_character(text, allow=bounded.TEXT_WHITESPACE if multiline
+                                     else frozenset())
+    if char is not None:
+        raise ConfigError(key, f"contains the control character "
+                          f"{bounded.describe_character(char)}"
+                          + ("" if multiline else "; it must be one line of printable text"))
+    return text
