@@ -330,3 +330,10 @@ def test_a_bad_entry_of_a_config_list_is_named_by_its_index():
                                               "?access_token=" + TOKEN}]}
     with pytest.raises(ConfigError, match=r"'dingtalk_robots\[0\]\.keywords\[1\]'"):
         PackConfig.from_mapping(config)
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "\u0661\u0662\u0663", "+1", "1e3"])
+def test_an_inbound_timestamp_that_is_not_ascii_milliseconds_is_refused(timestamp):
+    from notify_message.channels.dingtalk.inbound import InboundRejected, InboundVerifier
+    with pytest.raises(InboundRejected, match="not milliseconds"):
+        InboundVerifier("SECx").verify_signature({"timestamp": timestamp, "sign": "x"}, 0)

@@ -168,7 +168,7 @@ def _milliseconds(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and bounded.ascii_digits(value.strip()) and len(value.strip()) <= 16:
         return int(value)
     return None
 
@@ -271,7 +271,7 @@ class InboundVerifier:
         sign = _header(headers, "sign")
         if not timestamp or not sign:
             raise InboundRejected(401, "the timestamp or sign header is missing")
-        if not timestamp.isdigit():
+        if not bounded.ascii_digits(timestamp) or len(timestamp) > 16:
             raise InboundRejected(401, "the timestamp header is not milliseconds")
         expected = outgoing_sign(timestamp, self._secret)
         if not hmac.compare_digest(expected.encode("ascii"), sign.encode("utf-8", "replace")):
