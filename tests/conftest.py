@@ -225,3 +225,40 @@ def st2_api(servers):
         return servers.lend(("st2_api", token), lambda: LocalSt2Api(token=token))
 
     return start
+
+
+# --- storm control: the state store's backends (a real redis-server, never a fake) -------
+
+REDIS_PASSWORD = "redis-pw-7Hq2"
+
+
+@pytest.fixture(scope="session")
+def redis_servers(local_ca):
+    """A plain (password) and a TLS-only redis-server, started on first use, for the session."""
+    from testkit.redis_server import LocalRedisServer
+
+    started = {}
+
+    def get(kind):
+        if kind not in started:
+            tls = {"tls_pem": local_ca.server_pem, "ca_file": local_ca.ca_file} \
+                if kind == "redis-tls" else {}
+            started[kind] = LocalRedisServer(password=REDIS_PASSWORD, **tls).start()
+        return started[kind]
+
+    yield get
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis-tls"])
+def state_section(request, tmp_path, redis_servers, local_ca):
+    """``storm_control.state`` for each backend, on an empty store."""
+    if request.param == "sqlite":
+        return {"backend": "sqlite", "path": str(tmp_path / "state" / "storm.sqlite3")}
+    server = redis_servers(request.param)
+    server.flush()
+    section = {"backend": "redis", "url": server.url}
+    if request.param == "redis-tls":
+        section["ca_bundle"] = local_ca.ca_file
+    return section
