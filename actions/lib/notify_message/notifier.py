@@ -17,6 +17,7 @@ from .custom.request import CustomRequest, parse_custom_request
 from .errors import NotifyMessageError, ParameterError
 from .result import Channel, Delivery, NotifyResult, Redactor
 from .runtime import DeliveryContext, guarded, run_deliveries
+from .storm_params import split_storm_params
 
 if TYPE_CHECKING:
     from .message_center.inbox import Inbox
@@ -32,12 +33,22 @@ def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | Pack
     """Run notifyByCustom: validate everything, then deliver on every requested channel."""
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
-        request = parse_custom_request(_present(params), pack_config)
+        storm_params, plain = split_storm_params(_present(params))
+        request = parse_custom_request(plain, pack_config)
     except Exception as exc:  # noqa: BLE001  (every refusal is a result, never a traceback)
         return _refused("notifyByCustom", exc, params, config)
+    # storm control (only with a storm_control section): hold back what must not go now
+    storm = None
+    if pack_config.storm_control is not None:
+        from .state.entry import StormStep
+        storm = StormStep.for_custom(request, pack_config, storm_params)
+        request, pack_config = storm.request, storm.config
     deliveries = _run(pack_config, lambda ctx: deliver_custom(request, pack_config, ctx),
                       extra_secrets=request.secrets())
-    result = NotifyResult(deliveries=tuple(deliveries))
+    if storm is not None:  # record the outcomes: throttles, dedup claims, the ledger
+        deliveries = storm.settle(deliveries)
+    result = NotifyResult(deliveries=tuple(deliveries),
+                          extra=storm.extra() if storm is not None else {})
     log.info("notifyByCustom: %s", result.message.splitlines()[0])
     return result
 
@@ -82,7 +93,8 @@ def notify_by_message_center(params: Mapping[str, Any],
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         settings = pack_config.message_center
-        request = parse_message_center_request(_present(params), settings.templates,
+        _storm_params, plain = split_storm_params(_present(params))
+        request = parse_message_center_request(plain, settings.templates,
                                                settings.default_lang)
         if settings.provider == "aliyun_soar":
             from .message_center.soar import check_relayable

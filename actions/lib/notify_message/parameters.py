@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = ["CUSTOM_PARAMETERS", "MESSAGE_CENTER_PARAMETERS", "REPLY_PARAMETERS",
-           "LIST_MESSAGES_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
+           "LIST_MESSAGES_PARAMETERS",
+           "STORM_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
            "COMPONENT_ACTIONS"]
 
 # notifyByCustom: the component's 14 parameters, in its own order
@@ -19,6 +20,9 @@ CUSTOM_PARAMETERS = (
     "sms", "smscontext", "email", "emailcontext", "customReceiver", "jsonInput",
     "dingdingWebhooks", "dingdingMsgType",
 )
+# storm control (storm_control in the pack config): both notify actions take them, after
+# the component's own
+STORM_PARAMETERS = ("dedupKey", "severity", "idempotencyKey")
 # notifyByMessageCenter: the component's five parameters
 MESSAGE_CENTER_PARAMETERS = ("aliuid", "eventId", "channelTypeList", "lang", "params")
 # replyDingTalk: the trigger's names for the session, the component's for the message
@@ -35,7 +39,8 @@ COMPONENT_ACTIONS: Mapping[str, tuple[str, ...]] = {
 }
 # every action of the pack
 ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
-    **COMPONENT_ACTIONS,
+    "notifyByMessageCenter": MESSAGE_CENTER_PARAMETERS + STORM_PARAMETERS,
+    "notifyByCustom": CUSTOM_PARAMETERS + STORM_PARAMETERS,
     "replyDingTalk": REPLY_PARAMETERS,
     "listInternalMessages": LIST_MESSAGES_PARAMETERS,
     "importPlaybook": IMPORT_PLAYBOOK_PARAMETERS,

@@ -33,12 +33,17 @@ class Outcome(str, Enum):
     ``NOT_SENT``: it never reached the service (a check before sending, a connection that
     could not be made).  ``UNKNOWN``: it may have reached the service, but no answer says
     so (a timeout after sending, a dropped answer): sending again could duplicate it.
+    Storm control (``storm_control``) adds two that are not failures: ``SUPPRESSED``, held
+    back on purpose (a duplicate, a silence, quiet hours), and ``QUEUED``, kept for a
+    digest that goes out when the target's budget allows.
     """
 
     DELIVERED = "delivered"
     FAILED = "failed"
     NOT_SENT = "not sent"
     UNKNOWN = "outcome unknown"
+    SUPPRESSED = "suppressed"
+    QUEUED = "queued"
 
     def __str__(self) -> str:
         return self.value
@@ -96,6 +101,11 @@ class Delivery:
     def ok(self) -> bool:
         return self.outcome is Outcome.DELIVERED
 
+    @property
+    def held(self) -> bool:
+        """Suppressed or queued by storm control: not sent now, on purpose."""
+        return self.outcome in (Outcome.SUPPRESSED, Outcome.QUEUED)
+
     @classmethod
     def delivered(cls, channel: Channel, target: str, detail: str, *, code: str | None = None,
                   attempts: int = 1, reference: str | None = None,
@@ -122,6 +132,19 @@ class Delivery:
         return cls(channel, target, Outcome.UNKNOWN, code, attempts, detail, None,
                    uncertain_attempts)
 
+    @classmethod
+    def suppressed(cls, channel: Channel, target: str, why: str, *,
+                   reference: str | None = None) -> Delivery:
+        """Held back on purpose; the detail says ``suppressed: <why>`` and ``reference``
+        names what held it (the execution it duplicates, a silence's id)."""
+        return cls(channel, target, Outcome.SUPPRESSED, None, 0, f"suppressed: {why}", reference)
+
+    @classmethod
+    def queued(cls, channel: Channel, target: str, digest_id: str, why: str) -> Delivery:
+        """Kept for the digest ``digest_id`` (also the ``reference``)."""
+        return cls(channel, target, Outcome.QUEUED, None, 0,
+                   f"queued for digest {digest_id}: {why}", digest_id)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "channel": self.channel.value,
@@ -138,7 +161,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class NotifyResult:
-    """The result of one action call: ``status`` is true only when every delivery succeeded."""
+    """The result of one action call: ``status`` is true only when every delivery succeeded
+    (or was held back on purpose by storm control: suppressed or queued)."""
 
     deliveries: tuple[Delivery, ...] = ()
     error: str = ""
@@ -151,17 +175,20 @@ class NotifyResult:
 
     @property
     def status(self) -> bool:
-        return not self.error and bool(self.deliveries) and all(d.ok for d in self.deliveries)
+        return not self.error and bool(self.deliveries) and all(
+            d.ok or d.held for d in self.deliveries)
 
     @property
     def message(self) -> str:
         if self.error:
             return f"Nothing was sent: {self.error}"
-        failed = [d for d in self.deliveries if not d.ok]
+        failed = [d for d in self.deliveries if not d.ok and not d.held]
         total = len(self.deliveries)
         if not failed:
             what = "The delivery" if total == 1 else f"All {total} deliveries"
-            return f"{what} succeeded ({_by_channel(self.deliveries)})."
+            verb = ("succeeded or were held by storm control"
+                    if any(d.held for d in self.deliveries) else "succeeded")
+            return f"{what} {verb} ({_by_channel(self.deliveries)})."
         lines = [f"{len(failed)} of {total} deliveries failed ({_by_channel(self.deliveries)}):"]
         grouped: dict[tuple[str, str], list[str]] = {}
         for d in failed:  # one line per distinct reason, not per recipient
@@ -185,7 +212,10 @@ def _by_channel(deliveries: Sequence[Delivery]) -> str:
         ok_total = counts.setdefault(d.channel.value, [0, 0])
         ok_total[0] += d.ok
         ok_total[1] += 1
-    return ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in counts.items())
+    shown = ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in counts.items())
+    held = [f"{count} {o.value}" for o in (Outcome.SUPPRESSED, Outcome.QUEUED)
+            if (count := sum(d.outcome is o for d in deliveries))]
+    return shown + (f"; {', '.join(held)}" if held else "")
 
 
 _SPLIT = re.compile(r"\s+(?:[0-9]{3}[ -])?")

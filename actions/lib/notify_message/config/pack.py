@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..channels.dingtalk.inbound import DingTalkInboundConfig
     from ..channels.phone.profiles import SmsProfile
     from ..message_center.settings import MessageCenterConfig
+    from ..state.settings import StormSettings
 
 __all__ = ["PackConfig"]
 
@@ -37,7 +38,7 @@ _MESSAGE_CENTER_DEFAULTS = {"provider": "local", "default_lang": "zh", "pmsg_ttl
 
 # the config keys the schema marks secret: true (a test compares them)
 SECRET_KEYS = frozenset({"emailPassword", "webhook", "secret", "access_key_id",
-                         "access_key_secret", "app_secret"})
+                         "access_key_secret", "app_secret", "url", "password"})
 
 
 def raw_secrets(mapping: Any) -> list[str]:
@@ -56,6 +57,14 @@ def raw_secrets(mapping: Any) -> list[str]:
         elif isinstance(current, (list, tuple)):
             pending += list(current)
     return found
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_value(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return bool(value)
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 class PackConfig:
@@ -117,6 +126,15 @@ class PackConfig:
         if section == "aliyun":
             return self._reader.section("aliyun", "access_key_id", "access_key_secret") \
                 is not None
+        if section == "storm_control":
+            # st2 builds the section from the schema even when it was left out: only a key
+            # with a value turns storm control on, and enabled: false turns it off
+            value = mapping.get("storm_control")
+            if isinstance(value, Mapping):
+                if value.get("enabled") is False:
+                    return False
+                value = {k: v for k, v in value.items() if k != "enabled"}
+            return _has_value(value)
         if section == "dingtalk_inbound":
             return self._reader.section("dingtalk_inbound", "app_secret", "port") is not None
         return bool(mapping.get(section))
@@ -151,6 +169,15 @@ class PackConfig:
         return DingTalkInboundConfig.from_mapping(self._reader.child("dingtalk_inbound").mapping)
 
     @cached_property
+    def storm_control(self) -> StormSettings | None:
+        """Storm control's settings, or None without a storm_control section (nothing of
+        notify_message.state is imported then)."""
+        if not self._configured("storm_control"):
+            return None
+        from ..state.settings import StormSettings
+        return StormSettings.from_mapping(self._reader.mapping.get("storm_control"))
+
+    @cached_property
     def dingtalk(self) -> DingTalkSettings:
         from ..channels.dingtalk.config import DingTalkSettings
         return DingTalkSettings.from_reader(self._reader)
@@ -167,6 +194,8 @@ class PackConfig:
         if self._configured("message_center"):
             self.message_center  # noqa: B018  (checked; it holds no secret of its own)
         self.sms_profiles  # noqa: B018
+        if self.storm_control is not None:
+            secrets += self.storm_control.secrets()
         return secrets
 
     @property

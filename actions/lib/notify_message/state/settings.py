@@ -15,35 +15,17 @@ from typing import Any
 
 from ..config.reader import ConfigReader
 from ..errors import ConfigError
+from ..storm_params import SEVERITIES
 from .store import Store, Window
 
-__all__ = ["StormSettings", "StateSettings", "QuietRule", "configured", "open_store",
+__all__ = ["StormSettings", "StateSettings", "QuietRule", "open_store",
            "SEVERITIES", "CHANNELS"]
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 CHANNELS = ("email", "dingtalk", "sms", "voice", "pmsg")
 _SECTION_KEYS = {"enabled", "state", "dedup", "dingtalk", "email", "sms", "voice", "digest",
                  "quiet_hours", "ledger_days"}
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _FALLBACK_NAME = re.compile(r"^[^\x00-\x1f]{1,128}$")
-
-
-def _has_value(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_value(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return bool(value)
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
-def configured(mapping: Mapping[str, Any] | None) -> bool:
-    """Whether the pack config turns storm control on (without importing any of it)."""
-    section = (mapping or {}).get("storm_control")
-    if not isinstance(section, Mapping):
-        return _has_value(section)
-    if section.get("enabled") is False:
-        return False
-    return _has_value({k: v for k, v in section.items() if k != "enabled"})
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,9 @@ class DingTalkSettings:
     retry_seconds: float = DEFAULT_RETRY_SECONDS
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
     retry_unknown: bool = True      # retry a request that may have reached DingTalk
+    # storm control remembers a robot that answered 130101 and queues for it instead: it
+    # turns the ~28 s of retries into throttled robot off
+    retry_throttled: bool = True
     # DingTalk's own limits; not config keys, but replaceable so tests can use short windows
     rate_limit: int = RATE_LIMIT_MESSAGES
     rate_window: float = RATE_LIMIT_WINDOW

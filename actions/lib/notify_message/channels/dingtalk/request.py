@@ -363,3 +363,8 @@ def _markdown_title(text: str) -> str:
         if title:
             return title[:_MARKDOWN_TITLE_LENGTH]
     return "Notification"
+
+
+def configured_target(robot: DingTalkRobot) -> RobotTarget:
+    """The target a configured robot is sent as (storm control's fallback robots too)."""
+    return _configured(robot)

@@ -44,6 +44,7 @@ from .protocol import (
 __all__ = ["CHANNEL", "send_dingtalk"]
 
 CHANNEL = Channel.DINGTALK
+THROTTLED = "130101"  # the errcode of a robot sent more than 20 messages in a minute
 _ERRMSG_SHOWN = 200
 
 
@@ -156,6 +157,10 @@ class _Sender:
                         "dingtalk_retry_unknown is false"), uncertain)
             if not answer.transient:
                 return self._final(robot, attempts, answer, "", uncertain)
+            if answer.code == THROTTLED and not self.settings.retry_throttled:
+                return self._final(robot, attempts, answer, (
+                    "; not retried: storm control remembers the robot as throttled"),
+                    uncertain)
             pause = policy.next_delay(attempts, time.monotonic() - started)
             if pause is not None and time.monotonic() + pause >= deadline:
                 pause = None

@@ -1,0 +1,187 @@
+"""Storm control through notifyByCustom, on every backend (``state_section``): dedup,
+shared budgets, throttled robots and their fallbacks, digests queued, quiet hours,
+silences, the idempotencyKey ledger, and a store that is down.  Real loopback DingTalk and
+SMTP servers; the DingTalk server throttles as DingTalk does."""
+
+import pytest
+from conftest import FakeRobot, dingtalk_config, dingtalk_robot, smtp_instance
+
+from notify_message import notify_by_custom
+from notify_message.result import Outcome
+
+ROBOTS = ("tok-oncall", "tok-backup")
+
+
+@pytest.fixture
+def storm(dingtalk_server, local_ca, state_section):
+    """``storm(**storm_control)`` -> (config, server): robots soc-oncall (default) and
+    soc-backup on a throttling loopback DingTalk, storm control on the test's backend."""
+
+    def make(**section):
+        server = dingtalk_server([FakeRobot(t) for t in ROBOTS])
+        config = dingtalk_config(
+            server, local_ca,
+            dingtalk_robot(server, "soc-oncall", ROBOTS[0], default=True),
+            dingtalk_robot(server, "soc-backup", ROBOTS[1]))
+        section.setdefault("state", state_section)
+        config["storm_control"] = section
+        return config, server
+
+    return make
+
+
+def alert(text="web-01: brute force from 203.0.113.7", **params):
+    return dict({"dingding": 1, "dingdingcontext": text}, **params)
+
+
+def outcomes(result):
+    return [d.outcome for d in result.deliveries]
+
+
+def test_a_repeat_within_the_dedup_window_is_suppressed_and_names_the_first_execution(
+        storm, monkeypatch):
+    config, server = storm()
+    monkeypatch.setenv("ST2_ACTION_EXECUTION_ID", "65a1f0c2e4b0d1a2b3c4d5e6")
+    first = notify_by_custom(alert(dedupKey="alert-42"), config)
+    monkeypatch.setenv("ST2_ACTION_EXECUTION_ID", "65a1f0c2e4b0d1a2b3c4d5e7")
+    second = notify_by_custom(alert(dedupKey="alert-42"), config)
+    assert outcomes(first) == [Outcome.DELIVERED]
+    assert second.status and outcomes(second) == [Outcome.SUPPRESSED]
+    delivery = second.deliveries[0]
+    assert "duplicate of execution 65a1f0c2e4b0d1a2b3c4d5e6 at " in delivery.detail
+    assert delivery.reference == "65a1f0c2e4b0d1a2b3c4d5e6"
+    assert len(server.received) == 1
+    assert second.to_dict()["storm_control"]["execution"] == "65a1f0c2e4b0d1a2b3c4d5e7"
+
+
+def test_another_dedup_key_or_another_target_is_not_a_duplicate(storm):
+    config, server = storm()
+    notify_by_custom(alert(dedupKey="alert-1"), config)
+    assert outcomes(notify_by_custom(alert(dedupKey="alert-2"), config)) == [Outcome.DELIVERED]
+    both = notify_by_custom(alert(dedupKey="alert-1", dingding="soc-oncall,soc-backup"), config)
+    assert outcomes(both) == [Outcome.SUPPRESSED, Outcome.DELIVERED]
+    assert len(server.received) == 3
+
+
+def test_a_failed_delivery_gives_its_dedup_claim_back_so_a_retry_is_sent(storm):
+    config, server = storm()
+    server.script(ROBOTS[0], 300005)   # the robot was removed, for this one request
+    assert outcomes(notify_by_custom(alert(dedupKey="a-9"), config)) == [Outcome.FAILED]
+    assert outcomes(notify_by_custom(alert(dedupKey="a-9"), config)) == [Outcome.DELIVERED]
+
+
+def test_content_hash_dedups_calls_without_a_dedup_key(storm):
+    config, server = storm(dedup={"content_hash": True})
+    notify_by_custom(alert("same text"), config)
+    assert outcomes(notify_by_custom(alert("same text"), config)) == [Outcome.SUPPRESSED]
+    assert outcomes(notify_by_custom(alert("other text"), config)) == [Outcome.DELIVERED]
+
+
+def test_a_robot_out_of_budget_queues_for_its_digest_and_never_meets_130101(storm):
+    config, server = storm(dingtalk={"per_minute": 5, "digest_reserve": 1})
+    results = [notify_by_custom(alert(f"alert {n}"), config) for n in range(7)]
+    assert [outcomes(r)[0] for r in results] == [Outcome.DELIVERED] * 4 + [Outcome.QUEUED] * 3
+    assert all(r.status for r in results)
+    queued = results[4].deliveries[0]
+    assert queued.reference == "dingtalk/soc-oncall"
+    assert "queued for digest dingtalk/soc-oncall" in queued.detail
+    assert "rate budget of soc-oncall (4 per 62s)" in queued.detail
+    assert "already waiting" in results[5].deliveries[0].detail
+    assert len(server.received) == 4   # nothing past the budget reached DingTalk
+
+
+def test_a_robot_that_answers_130101_is_remembered_and_later_calls_use_its_fallback(storm):
+    config, server = storm(dingtalk={"fallback": {"soc-oncall": ["soc-backup"]}})
+    server.script(ROBOTS[0], 130101)   # throttled by traffic storm control never saw
+    first = notify_by_custom(alert("first"), config)
+    assert outcomes(first) == [Outcome.QUEUED] and first.status
+    assert "errcode 130101" in first.deliveries[0].detail
+    assert first.deliveries[0].attempts == 0
+    second = notify_by_custom(alert("second"), config)
+    delivery = second.deliveries[0]
+    assert delivery.outcome is Outcome.DELIVERED and delivery.target == "soc-oncall"
+    assert "sent through fallback robot soc-backup" in delivery.detail
+    assert [m.token for m in server.received] == [ROBOTS[1]]
+
+
+def test_a_throttled_robot_without_fallback_is_answered_at_once_without_posting(storm):
+    import time
+
+    config, server = storm()
+    server.script(ROBOTS[0], 130101)
+    notify_by_custom(alert("first"), config)
+    requests = server.requests
+    started = time.monotonic()
+    later = notify_by_custom(alert("second"), config)
+    assert time.monotonic() - started < 1.0
+    assert outcomes(later) == [Outcome.QUEUED] and "throttled by DingTalk until" in \
+        later.deliveries[0].detail
+    assert server.requests == requests
+
+
+def test_sms_over_its_daily_budget_is_suppressed_naming_the_budget(sms_config, state_section):
+    config, server = sms_config()
+    config["storm_control"] = {"state": state_section, "sms": {"per_day": 2}}
+    params = {"sms": 1, "telephone": "13800138000", "smscontext": "web-01 down"}
+    results = [notify_by_custom(params, config) for _ in range(3)]
+    assert [r.deliveries[0].outcome for r in results] == [Outcome.DELIVERED] * 2 + [
+        Outcome.SUPPRESSED]
+    assert "2 per 86400s" in results[2].deliveries[0].detail
+    assert "provider would refuse" in results[2].deliveries[0].detail
+
+
+def test_email_over_its_instance_budget_is_queued_per_recipient(smtp_config, state_section):
+    config, server = smtp_config()
+    config["storm_control"] = {"state": state_section, "email": {"per_minute": 1}}
+    params = {"email": 1, "receivers": "a@163.com,b@163.com", "emailcontext": "web-01 down"}
+    result = notify_by_custom(params, config)
+    assert outcomes(result) == [Outcome.DELIVERED, Outcome.QUEUED]
+    assert result.deliveries[1].reference == "email/soc-163/b@163.com"
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_store_that_is_down_delivers_everything_without_storm_control_and_says_so(
+        backend, storm, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    state = ({"path": str(blocker / "state.sqlite3")} if backend == "sqlite" else
+             {"backend": "redis", "url": "redis://127.0.0.1:1/0", "timeout": 0.5})
+    config, server = storm(state=state, dedup={"content_hash": True})
+    results = [notify_by_custom(alert(dedupKey="same"), config) for _ in range(2)]
+    assert all(outcomes(r) == [Outcome.DELIVERED] and r.status for r in results)
+    summary = results[0].to_dict()["storm_control"]
+    assert summary["active"] is False
+    assert summary["note"].startswith("off for this call, delivered without it")
+    assert len(server.received) == 2
+
+
+def test_without_storm_control_the_result_has_no_storm_control_field(storm, dingtalk_server,
+                                                                     local_ca):
+    server = dingtalk_server([FakeRobot(ROBOTS[0])])
+    config = dingtalk_config(server, local_ca, dingtalk_robot(server, "soc-oncall", ROBOTS[0]))
+    config["storm_control"] = {"state": {}, "dedup": {}, "dingtalk": {}}   # as st2 builds it
+    result = notify_by_custom(alert(dedupKey="k"), config)
+    assert result.status and "storm_control" not in result.to_dict()
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"severity": "urgent"}, "parameter 'severity': expected one of info, low, medium, high"),
+    ({"dedupKey": "a\nb"}, "parameter 'dedupKey': expected at most 256 printable"),
+    ({"idempotencyKey": "x" * 257}, "parameter 'idempotencyKey': expected at most 256"),
+    ({"dedupKey": {"a": 1}}, "parameter 'dedupKey': expected a string, got dict"),
+])
+def test_bad_storm_parameters_are_refused_naming_them(params, problem, storm):
+    config, server = storm()
+    result = notify_by_custom(alert(**params), config)
+    assert not result.status and problem in result.error
+    assert server.received == []
+
+
+def test_an_email_call_with_storm_control_keeps_its_smtp_instance(smtp_config, state_section,
+                                                                  local_ca):
+    config, server = smtp_config()
+    config["smtp_instances"].append(smtp_instance(server, local_ca, assetname="soc-2"))
+    config["storm_control"] = {"state": state_section}
+    params = {"email": "soc-2", "receivers": "a@163.com", "emailcontext": "x"}
+    assert notify_by_custom(params, config).status
