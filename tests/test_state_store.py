@@ -216,3 +216,13 @@ def test_a_redis_store_that_cannot_be_used_is_unavailable_without_showing_a_pass
         store.take("k", [Window(1, 60.0)])
     assert time.monotonic() - started < 2.0
     assert "wrong-pw" not in str(caught.value) and "redis 127.0.0.1:" in str(caught.value)
+
+
+def test_a_lease_given_back_is_offered_again_at_once(store):
+    store.push("q", "one")
+    leased = store.lease("q", 60, 10)
+    store.unlease(leased)
+    again = store.lease("q", 60, 10)
+    assert [i.data for i in again.items] == ["one"]
+    store.unlease(leased)   # the old lease no longer holds it
+    assert store.lease("q", 60, 10).items == ()

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 __all__ = ["CUSTOM_PARAMETERS", "MESSAGE_CENTER_PARAMETERS", "REPLY_PARAMETERS",
            "LIST_MESSAGES_PARAMETERS",
-           "STORM_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
-           "COMPONENT_ACTIONS"]
+           "STORM_PARAMETERS", "FLUSH_DIGESTS_PARAMETERS", "CREATE_SILENCE_PARAMETERS",
+           "LIST_SILENCES_PARAMETERS", "EXPIRE_SILENCE_PARAMETERS",
+           "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS", "COMPONENT_ACTIONS"]
 
 # notifyByCustom: the component's 14 parameters, in its own order
 CUSTOM_PARAMETERS = (
@@ -32,6 +33,12 @@ LIST_MESSAGES_PARAMETERS = ("aliuid", "limit")
 IMPORT_PLAYBOOK_PARAMETERS = ("playbook", "name", "description", "expose_parameters",
                               "pack_dir", "overwrite")
 
+# storm control's own actions
+FLUSH_DIGESTS_PARAMETERS: tuple[str, ...] = ()
+CREATE_SILENCE_PARAMETERS = ("channel", "target", "key", "text", "duration", "until", "comment")
+LIST_SILENCES_PARAMETERS: tuple[str, ...] = ()
+EXPIRE_SILENCE_PARAMETERS = ("id",)
+
 # the component's two actions, as a SOAR playbook node names them
 COMPONENT_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "notifyByMessageCenter": MESSAGE_CENTER_PARAMETERS,
@@ -44,4 +51,8 @@ ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "replyDingTalk": REPLY_PARAMETERS,
     "listInternalMessages": LIST_MESSAGES_PARAMETERS,
     "importPlaybook": IMPORT_PLAYBOOK_PARAMETERS,
+    "flushDigests": FLUSH_DIGESTS_PARAMETERS,
+    "createSilence": CREATE_SILENCE_PARAMETERS,
+    "listSilences": LIST_SILENCES_PARAMETERS,
+    "expireSilence": EXPIRE_SILENCE_PARAMETERS,
 }

@@ -103,6 +103,16 @@ if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[5], ARGV[2]) e
 return done
 """
 
+_UNLEASE = _NOW + """
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[4], ARGV[i]) == ARGV[1] then
+    redis.call('ZADD', KEYS[1], now, ARGV[i])
+    redis.call('HDEL', KEYS[4], ARGV[i])
+  end
+end
+return 0
+"""
+
 _SET_UNTIL = _NOW + """
 local ms = math.ceil((tonumber(ARGV[1]) - now) * 1000)
 if ms > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ms) else redis.call('DEL', KEYS[1]) end
@@ -164,7 +174,7 @@ class RedisStore:
             raise StoreUnavailable(f"the state store {self.where} could not be configured "
                                    f"({type(exc).__name__})") from None
         scripts = {"take": _TAKE, "claim": _CLAIM, "release": _RELEASE, "push": _PUSH,
-                   "lease": _LEASE, "ack": _ACK, "set_until": _SET_UNTIL,
+                   "lease": _LEASE, "ack": _ACK, "unlease": _UNLEASE, "set_until": _SET_UNTIL,
                    "get_until": _GET_UNTIL, "ledger_put": _LEDGER_PUT,
                    "silences": _SILENCES, "silence_expire": _SILENCE_EXPIRE}
         self._scripts = {name: self._redis.register_script(code)
@@ -230,6 +240,10 @@ class RedisStore:
     def ack(self, leased: Leased) -> int:
         return int(self._script("ack", self._queue_keys(leased.queue),
                                 [leased.token, leased.queue] + [i.id for i in leased.items]))
+
+    def unlease(self, leased: Leased) -> None:
+        self._script("unlease", self._queue_keys(leased.queue),
+                     [leased.token] + [i.id for i in leased.items])
 
     def set_until(self, key: str, until: float) -> None:
         self._script("set_until", [self._key("until", key)], [repr(float(until))])

@@ -80,6 +80,7 @@ class StormSettings:
     voice_per_day: int = 20
     group_interval: float = 60.0
     lease_seconds: float = 120.0
+    flush_interval: float = 10.0      # how often the digest sensor looks for due digests
     max_digest_items: int = 500
     quiet_hours: tuple[QuietRule, ...] = ()
     ledger_days: int = 7
@@ -144,6 +145,7 @@ class StormSettings:
             voice_per_day=voice.integer("per_day", default=20, minimum=0, maximum=100000),
             group_interval=digest.seconds("group_interval", default=60.0, maximum=86400.0),
             lease_seconds=digest.seconds("lease_seconds", default=120.0, maximum=3600.0),
+            flush_interval=digest.seconds("flush_interval", default=10.0, maximum=30.0),
             max_digest_items=digest.integer("max_items", default=500, minimum=1, maximum=10000),
             quiet_hours=tuple(_quiet_rule(r) for r in reader.items("quiet_hours")),
             ledger_days=reader.integer("ledger_days", default=7, minimum=1, maximum=365),

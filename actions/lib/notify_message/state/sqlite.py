@@ -167,6 +167,11 @@ class SqliteStore:
                        for item in leased.items)
         return self._run(work)
 
+    def unlease(self, leased: Leased) -> None:
+        self._run(lambda db, now: db.executemany(
+            "UPDATE queue SET available_at = ?, lease = NULL WHERE id = ? AND lease = ?",
+            [(now, int(item.id), leased.token) for item in leased.items]))
+
     def set_until(self, key: str, until: float) -> None:
         self._run(lambda db, now: db.execute(
             "INSERT OR REPLACE INTO untils (key, until) VALUES (?, ?)", (key, until)))

@@ -91,6 +91,9 @@ class Store(Protocol):
     def ack(self, leased: Leased) -> int:
         """Remove the leased items that are still this lease's; how many."""
 
+    def unlease(self, leased: Leased) -> None:
+        """Offer the leased items again now (the flusher could not send them)."""
+
     def set_until(self, key: str, until: float) -> None:
         """Remember a moment for ``key`` (a robot throttled until, a digest's next turn)."""
 
