@@ -7,7 +7,9 @@ the rate limit (130101 after ``rate_limit`` messages in ``rate_window`` seconds,
 throttled for ``throttle_seconds``), the body size (460101), the JSON shape of each msgtype
 (400402 / 400403 for markdown, 40035 otherwise) and the robot's keywords (310000).  Like
 DingTalk it answers HTTP 200 with an errcode either way.  Latency and the rate-limit window
-are configurable so that tests and the benchmark stay fast.
+are configurable, and ``time_scale`` compresses DingTalk's time (10: its minute lasts 6 s,
+its 10 minutes of throttling one minute), so that tests and the storm benchmark stay fast;
+every errcode answered and every throttle is spooled (``answers``, ``throttles``).
 
 This server is an oracle for the pack's DingTalk channel, so it imports nothing from the
 pack (tests/test_oracles_are_independent.py keeps it so): every rule is restated below, in
@@ -140,6 +142,9 @@ class DingTalkBehaviour:
     rate_window: float = 60.0
     throttle_seconds: float = THROTTLE_MINUTES * 60.0
     clock_offset: float = 0.0                # seconds between DingTalk's clock and ours
+    # DingTalk seconds per real second: 10 makes its minute last 6 s and its 10 minutes of
+    # throttling 1 minute (the rate window and throttle shrink; nothing else does)
+    time_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,21 @@ class LocalDingTalkServer:
     def received(self) -> list[ReceivedMessage]:
         return [ReceivedMessage(r["token"], r["body"], r["signed"], tuple(r["notified"]))
                 for r in self._child.spool.read("message")]
+
+    @property
+    def answers(self) -> list[tuple[str, int, float]]:
+        """Every errcode a robot answered: (token, errcode, time.time()), in order."""
+        return [(a["token"], a["errcode"], a["time"]) for a in self._child.spool.read("answer")]
+
+    @property
+    def throttles(self) -> list[tuple[str, float, float]]:
+        """Each time a robot was throttled: (token, from, until) as ``time.time()``."""
+        return [(t["token"], t["start"], t["until"]) for t in self._child.spool.read("throttle")]
+
+    @property
+    def message_times(self) -> list[float]:
+        """When each accepted message arrived, as ``time.time()``, in ``received`` order."""
+        return [r.get("time", 0.0) for r in self._child.spool.read("message")]
 
     @property
     def requests(self) -> int:
@@ -344,6 +364,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == SESSION_PATH:  # a reply into a conversation: the session is the token
             query = {"access_token": query.get("session", [""])}
         answer = self._answer(state, query, raw)
+        if isinstance(answer, dict) and "errcode" in answer:
+            state.spool.write("answer", {"token": (query.get("access_token") or [""])[0],
+                                         "errcode": answer["errcode"], "time": time.time()})
         if isinstance(answer, tuple):  # scripted transport behaviour
             kind, value = answer
             if kind == "http":
@@ -397,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
         if robot.keywords and not _has_keyword(robot.keywords, body):
             return _errcode(310000, "keywords not in content")
         state.spool.write("message", {"token": token, "body": body, "signed": signed,
-                                      "notified": list(_notified(body))})
+                                      "notified": list(_notified(body)), "time": time.time()})
         return _errcode(0)
 
     def _reply(self, status: int, answer: Any) -> None:
@@ -445,14 +468,19 @@ def _signature_problem(secret: str, query: dict[str, list[str]], offset: float) 
 def _throttle(state: _State, token: str) -> dict[str, Any] | None:
     behaviour = state.behaviour
     now = time.monotonic()
+    scale = behaviour.time_scale if behaviour.time_scale > 0 else 1.0
     with state.lock:
         if state.throttled_until.get(token, 0.0) > now:
             return _errcode(130101)
         sent = state.sent.setdefault(token, deque())
-        while sent and now - sent[0] >= behaviour.rate_window:
+        while sent and now - sent[0] >= behaviour.rate_window / scale:
             sent.popleft()
         if len(sent) >= behaviour.rate_limit:
-            state.throttled_until[token] = now + behaviour.throttle_seconds
+            throttle = behaviour.throttle_seconds / scale
+            state.throttled_until[token] = now + throttle
+            wall = time.time()
+            state.spool.write("throttle", {"token": token, "start": wall,
+                                           "until": wall + throttle})
             return _errcode(130101)
         sent.append(now)
     return None
