@@ -1,12 +1,15 @@
-"""Storm control's digest flusher: sends the digests that are due, every
-``storm_control.digest.flush_interval`` seconds (default 10), even when no alert comes.
+"""Storm control's digest flusher: digests go out when they are due, even when no alert
+comes - within ``storm_control.digest.group_interval`` plus ``flush_interval`` (default
+60 + 10 s) of an alert being queued.
 
 Idle without ``storm_control`` in the pack config: it waits for its cleanup and imports
-nothing of storm control.  With it, the sensor only looks in the state store for queued
-alerts; the sending itself runs in a fresh interpreter (``python -m
-notify_message.state.flusher``), as an action would, outside the sensor container's
-eventlet-patched process.  A flusher that dies mid-send loses nothing: its alerts are
-leased, and offered to the next flusher when the lease ends.
+nothing of storm control.  With it, the sensor looks in the state store every
+``flush_interval`` seconds; when alerts are queued and no flusher runs, it starts one
+(``python -m notify_message.state.flusher``): a fresh interpreter, as st2 gives an action,
+that sends each digest when it is due and exits after a minute without queued alerts.  The
+sending thus never runs in the sensor container's eventlet-patched process.  A flusher that
+dies mid-send loses nothing: its alerts are leased, and offered again when the lease ends;
+the sensor starts another at its next look.
 """
 
 import json
@@ -32,7 +35,8 @@ class DigestFlushSensor(Sensor):
         self._stop = threading.Event()
         self._settings = None
         self._store = None
-        self.flushes = 0   # flusher processes started (tests read it)
+        self.flusher = None   # the running flusher process, if any
+        self.flushers = 0     # flusher processes started (tests read it)
 
     def setup(self):
         config = PackConfig.from_mapping(dict(self.config or {}))
@@ -44,14 +48,18 @@ class DigestFlushSensor(Sensor):
         if self._settings is None:
             self._stop.wait()
             return
-        while not self._stop.wait(self._settings.flush_interval):
+        while not self._stop.is_set():
             self.flush_if_due()
+            self._stop.wait(self._settings.flush_interval)
 
     def flush_if_due(self):
-        """Start a flusher when the store holds queued alerts; never raises."""
+        """Start a flusher when alerts are queued and none runs; the running one, or None.
+        Never raises: a store that cannot be reached is logged and looked at again."""
         from notify_message.state.settings import open_store
         from notify_message.state.store import StoreUnavailable
 
+        if self.flusher is not None and self.flusher.poll() is None:
+            return self.flusher
         try:
             if self._store is None:
                 self._store = open_store(self._settings.state)
@@ -61,30 +69,35 @@ class DigestFlushSensor(Sensor):
             self._logger.warning("digest flusher: %s", exc)
             self._store = None
             return None
-        self.flushes += 1
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [_LIB] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        try:
-            done = subprocess.run([sys.executable, "-m", "notify_message.state.flusher"],
-                                  input=json.dumps(dict(self.config or {})), env=env,
-                                  capture_output=True, text=True,
-                                  timeout=self._settings.lease_seconds)
-        except subprocess.TimeoutExpired:
-            self._logger.warning("digest flusher: still running after the lease; its alerts "
-                                 "will be offered again")
-            return None
-        lines = done.stdout.strip().splitlines()
-        if done.returncode not in (0, 1) or not lines:
-            self._logger.error("digest flusher ended with %s", done.returncode)
-            return None
-        report = json.loads(lines[-1])
-        sent = sum(1 for d in report["digests"] if d.get("delivery", {}).get("ok"))
-        self._logger.info("digest flusher: %d digest(s) sent of %d queue(s)%s", sent,
-                          len(report["digests"]), "; " + report["note"] if report["note"] else "")
-        return report
+        self.flusher = subprocess.Popen([sys.executable, "-m", "notify_message.state.flusher"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env=env, text=True)
+        self.flushers += 1
+        self.flusher.stdin.write(json.dumps(dict(self.config or {})))
+        self.flusher.stdin.close()
+        threading.Thread(target=self._log_reports, args=(self.flusher,), daemon=True).start()
+        return self.flusher
+
+    def _log_reports(self, process):
+        for line in process.stdout:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            sent = sum(1 for d in report["digests"] if d.get("delivery", {}).get("ok"))
+            self._logger.info("digest flusher: %d digest(s) sent%s", sent,
+                              "; " + report["note"] if report["note"] else "")
 
     def cleanup(self):
         self._stop.set()
+        if self.flusher is not None and self.flusher.poll() is None:
+            self.flusher.terminate()
+            try:
+                self.flusher.wait(10)
+            except subprocess.TimeoutExpired:
+                self.flusher.kill()
         if self._store is not None:
             self._store.close()
 

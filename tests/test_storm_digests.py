@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -118,7 +119,7 @@ def test_email_digests_go_one_per_recipient(smtp_config, state_section):
 
 
 def _flusher(config):
-    process = subprocess.Popen([sys.executable, "-m", "notify_message.state.flusher"],
+    process = subprocess.Popen([sys.executable, "-m", "notify_message.state.flusher", "--once"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env=dict(os.environ, PYTHONPATH=LIB))
     process.stdin.write(json.dumps(config))
@@ -175,22 +176,34 @@ def _sensor_class():
 
 
 def test_the_digest_sensor_flushes_due_digests_in_a_process_of_its_own(storm):
-    config, server = storm()
+    config, server = storm(digest={"group_interval": 0.5, "flush_interval": 0.2})
     queue_alerts(config, ["a", "b", "c", "d"])
     sensor = _sensor_class()(_Service(), config)
     sensor.setup()
-    report = sensor.flush_if_due()
-    sensor.cleanup()
-    assert sensor.flushes == 1 and report["status"] is True
-    assert [d["alerts"] for d in report["digests"]] == [2]
-    assert len(digests(server)) == 1
+    runner = threading.Thread(target=sensor.run, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(digests(server)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(digests(server)) == 1   # a, b went out directly; c, d in one digest
+        assert queue_alerts(config, ["echo-5", "foxtrot-6"]) == [Outcome.QUEUED] * 2
+        while len(digests(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)   # the group interval ends: the flusher sends without a look
+        text = digests(server)[1].payload["text"]
+        assert "echo-5" in text and "foxtrot-6" in text
+        assert sensor.flushers == 1        # one flusher served both digests
+    finally:
+        sensor.cleanup()
+        runner.join(10)
+    assert not runner.is_alive() and sensor.flusher.poll() is not None
 
 
 def test_the_digest_sensor_starts_no_flusher_while_nothing_is_queued(storm):
     config, server = storm()
     sensor = _sensor_class()(_Service(), config)
     sensor.setup()
-    assert sensor.flush_if_due() is None and sensor.flushes == 0
+    assert sensor.flush_if_due() is None and sensor.flushers == 0
     sensor.cleanup()
 
 

@@ -21,7 +21,7 @@ from ..result import Channel, Delivery
 from ..runtime import run_deliveries
 from .policy import THROTTLED_ERRCODE, parse_queue_name, when
 from .settings import StormSettings, open_store
-from .store import Leased, QueuedItem, Store, StoreUnavailable
+from .store import Leased, QueuedItem, Store
 
 if TYPE_CHECKING:
     from ..config.pack import PackConfig
@@ -41,9 +41,12 @@ class DigestReport:
     alerts: int = 0
     delivery: Delivery | None = None
     waiting: str = ""     # why nothing was sent this time
+    next_at: float = 0.0  # when this queue's next digest may go (0.0: not known)
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"digest": self.queue, "alerts": self.alerts}
+        if self.next_at:
+            found["next_at"] = self.next_at
         if self.delivery is not None:
             found["delivery"] = self.delivery.to_dict()
         if self.waiting:
@@ -104,34 +107,44 @@ def _flush_one(config: PackConfig, settings: StormSettings, store: Store, queue:
                ) -> DigestReport:
     next_turn = store.get_until("digest-next:" + queue)
     if next_turn:
-        return DigestReport(queue, waiting=f"the next digest may go at {when(next_turn)}")
+        return DigestReport(queue, waiting=f"the next digest may go at {when(next_turn)}",
+                            next_at=next_turn)
     channel, parts = parse_queue_name(queue)
     budget = "dingtalk:" + parts[0] if channel == "dingtalk" else f"email:{parts[0]}"
     if channel == "dingtalk":
         throttled = store.get_until("throttled:" + budget)
         if throttled:
-            return DigestReport(queue, waiting=f"the robot is throttled until {when(throttled)}")
+            return DigestReport(queue, waiting=f"the robot is throttled until {when(throttled)}",
+                                next_at=throttled)
     leased = store.lease(queue, settings.lease_seconds, settings.max_digest_items)
     if not leased.items:
         return DigestReport(queue, waiting="no alert is due yet")
+    # the group interval runs from this digest's start, so that the next one is not later
+    # by the time this one takes to send
+    started = leased.until - settings.lease_seconds
     windows = settings.windows(channel, digest=True)
-    if windows and store.take(budget, windows) > 0:
+    wait = store.take(budget, windows) if windows else 0.0
+    if wait > 0:
         store.unlease(leased)
-        return DigestReport(queue, len(leased.items), waiting="the target's budget is spent")
+        return DigestReport(queue, len(leased.items), waiting="the target's budget is spent",
+                            next_at=started + wait)
     try:
         delivery = _send(config, channel, parts, leased)
     except Exception as exc:  # noqa: BLE001  (the alerts stay queued; the flusher goes on)
         store.unlease(leased)
         log.error("digest %s could not be sent: %s", queue, type(exc).__name__)
         return DigestReport(queue, len(leased.items), waiting=f"not sent ({type(exc).__name__})")
+    next_at = 0.0
     if delivery.ok:
         store.ack(leased)
-        store.set_until("digest-next:" + queue, store.now() + settings.group_interval)
+        next_at = started + settings.group_interval
+        store.set_until("digest-next:" + queue, next_at)
     else:
         if delivery.code == THROTTLED_ERRCODE:
-            store.set_until("throttled:" + budget, store.now() + settings.dingtalk_throttle)
+            next_at = store.now() + settings.dingtalk_throttle
+            store.set_until("throttled:" + budget, next_at)
         store.unlease(leased)
-    return DigestReport(queue, len(leased.items), delivery)
+    return DigestReport(queue, len(leased.items), delivery, next_at=next_at)
 
 
 def _send(config: PackConfig, channel: str, parts: list[str], leased: Leased) -> Delivery:
@@ -184,13 +197,3 @@ def _send_email(config: PackConfig, asset: str, address: str, leased: Leased) ->
     deliveries = run_deliveries(lambda ctx: send_email(request, ctx),
                                 secrets=config.secrets(), max_concurrency=1)
     return _one(deliveries, Channel.EMAIL, address)
-
-
-def flush_reports(config: PackConfig) -> tuple[bool, list[dict[str, Any]], str]:
-    """For the flushDigests action and the flusher process: (status, reports, note)."""
-    try:
-        reports = flush_digests(config)
-    except StoreUnavailable as exc:
-        return False, [], str(exc)
-    failed = [r for r in reports if r.delivery is not None and not r.delivery.ok]
-    return not failed, [r.to_dict() for r in reports], ""
