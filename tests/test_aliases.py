@@ -73,6 +73,19 @@ EXAMPLES = [
      'notify 1766xxxx of incident update {"incidentName":"x","incidentID":"inc-7"}',
      {"aliuid": "1766xxxx", "eventId": "yundun_soar_incident_update",
       "params": '{"incidentName":"x","incidentID":"inc-7"}'}),
+    ("storm_silence", "silence key {{ key }} for {{ duration=2h }}",
+     "silence key ALERT-42 for 30m", {"key": "ALERT-42", "duration": "30m"}),
+    ("storm_silence", "silence key {{ key }} for {{ duration=2h }}",
+     'silence key inc-7 for 1d comment="patch window"',
+     {"key": "inc-7", "duration": "1d", "comment": "patch window"}),
+    ("storm_silence", "silence target {{ target }} on {{ channel }} for {{ duration=2h }}",
+     "silence target soc-oncall on dingtalk for 2h",
+     {"target": "soc-oncall", "channel": "dingtalk", "duration": "2h"}),
+    ("storm_silence", "silence text {{ text }} for {{ duration=2h }}",
+     "silence text disk full on web-01 for 4h", {"text": "disk full on web-01", "duration": "4h"}),
+    ("storm_silences", "silences", "silences", {}),
+    ("storm_unsilence", "unsilence {{ id }}", "unsilence sil-0123456789",
+     {"id": "sil-0123456789"}),
 ]
 
 
@@ -118,6 +131,30 @@ class NotifyIncidentAliasTestCase(_AliasTestCase):
         with pytest.raises(AssertionError):
             self.assertCommandMatchesExactlyOneFormatString(
                 ALL_FORMATS, 'notify 1766xxxx of lunch {"where":"canteen"}')
+
+
+class StormAliasTestCase(_AliasTestCase):
+    __test__ = True
+    action_alias_name = "storm_silence"
+
+    def test_silence_commands_extract_their_matcher_and_duration(self):
+        self.check_examples()
+
+
+class StormListAliasTestCase(_AliasTestCase):
+    __test__ = True
+    action_alias_name = "storm_silences"
+
+    def test_the_list_command_takes_no_parameter(self):
+        self.check_examples()
+
+
+class StormUnsilenceAliasTestCase(_AliasTestCase):
+    __test__ = True
+    action_alias_name = "storm_unsilence"
+
+    def test_unsilence_extracts_the_silence_id(self):
+        self.check_examples()
 
 
 def action_parameters(action_ref):
@@ -194,6 +231,12 @@ def test_ack_formats_render_with_the_extracted_parameters(alias_name, parameters
      "Notified on email, pmsg: 2 deliveries succeeded"),
     ("notify_incident", {"status": False, "message": "1 of 2 deliveries failed"},
      "Notification failed: 1 of 2 deliveries failed"),
+    ("storm_silences", {"status": True, "message": "1 silence(s) in force.", "silences": [
+        {"id": "sil-1", "until": "2026-12-01T12:00:00Z", "key": "ALERT-42",
+         "comment": "known"}]},
+     "1 silence(s) in force.\n- sil-1 until 2026-12-01T12:00:00Z: key=ALERT-42 (known)"),
+    ("storm_unsilence", {"status": False, "message": "No silence sil-9 is in force."},
+     "No silence sil-9 is in force."),
 ])
 def test_result_formats_branch_on_status_and_deliveries(alias_name, result, expected):
     assert render_result(alias_name, "succeeded" if result["status"] else "failed",

@@ -169,10 +169,12 @@ HEAVY = {"httpx", "notify_message.aliyun.client", "notify_message.channels.dingt
 
 
 @pytest.mark.parametrize("adapter", ["notifyByCustom", "notifyByMessageCenter", "replyDingTalk",
-                                     "listInternalMessages"])
+                                     "listInternalMessages", "flushDigests", "createSilence",
+                                     "listSilences", "expireSilence"])
 def test_importing_an_action_loads_no_channel_and_no_http_client(adapter):
     loaded = _loaded_modules("import %s" % adapter)
     assert "lib.base" in loaded and not loaded & HEAVY, sorted(loaded & HEAVY)
+    assert not {m for m in loaded if m.startswith("notify_message.state")} and "redis" not in loaded
 
 
 def test_an_email_only_call_loads_neither_httpx_nor_the_alibaba_client(smtp_config):
@@ -187,3 +189,19 @@ def test_an_email_only_call_loads_neither_httpx_nor_the_alibaba_client(smtp_conf
     assert not loaded & {"httpx", "notify_message.aliyun.client",
                          "notify_message.channels.dingtalk.send"}
     assert len(server.received) == 1
+    # without storm_control nothing of storm control is loaded
+    assert not {m for m in loaded if m.startswith("notify_message.state")}
+
+
+def test_storm_control_on_sqlite_loads_neither_redis_nor_httpx_for_an_email(smtp_config,
+                                                                            tmp_path):
+    config, server = smtp_config()
+    config["storm_control"] = {"state": {"path": str(tmp_path / "state.sqlite3")}}
+    loaded = _loaded_modules("""
+        from notify_message import notify_by_custom
+        result = notify_by_custom({"email": 1, "receivers": "oncall@163.com",
+                                   "emailcontext": "Host web-01: suspicious login"}, %r)
+        assert result.status and result.to_dict()["storm_control"]["active"], result.to_dict()
+    """ % (config,))
+    assert "notify_message.state.sqlite" in loaded
+    assert not loaded & {"redis", "httpx", "notify_message.state.redis"}

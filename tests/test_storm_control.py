@@ -185,3 +185,134 @@ def test_an_email_call_with_storm_control_keeps_its_smtp_instance(smtp_config, s
     config["storm_control"] = {"state": state_section}
     params = {"email": "soc-2", "receivers": "a@163.com", "emailcontext": "x"}
     assert notify_by_custom(params, config).status
+
+
+# --- quiet hours and severity ------------------------------------------------------------
+
+def _window(hours_from_now, hours_long=1):
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.now(timezone.utc) + timedelta(hours=hours_from_now)
+    end = start + timedelta(hours=hours_long)
+    return {"from": start.strftime("%H:%M"), "to": end.strftime("%H:%M"), "timezone": "UTC"}
+
+
+def test_outside_quiet_hours_dingtalk_is_deferred_to_the_window_s_start(storm):
+    config, server = storm(quiet_hours=[{"name": "office", "channels": ["dingtalk"],
+                                         "allow": _window(2), "unless_severity": ["critical"]}])
+    result = notify_by_custom(alert(severity="high"), config)
+    delivery = result.deliveries[0]
+    assert result.status and delivery.outcome is Outcome.QUEUED
+    assert "quiet hours rule office: dingtalk only" in delivery.detail
+    assert "deferred to " in delivery.detail
+    assert server.received == []
+    from notify_message import PackConfig
+    from notify_message.state.digest import flush_digests
+    [report] = flush_digests(PackConfig.from_mapping(config))
+    assert report.waiting == "no alert is due yet"   # not before the window opens
+
+
+def test_a_critical_alert_passes_quiet_hours_that_let_critical_through(storm):
+    config, server = storm(quiet_hours=[{"channels": ["dingtalk"], "allow": _window(2),
+                                         "unless_severity": ["critical"]}])
+    assert outcomes(notify_by_custom(alert(severity="critical"), config)) == [Outcome.DELIVERED]
+
+
+def test_quiet_hours_that_suppress_say_which_rule(sms_config, state_section):
+    config, server = sms_config()
+    config["storm_control"] = {"state": state_section, "quiet_hours": [
+        {"channels": ["sms", "voice"], "allow": _window(3), "outside": "suppress"}]}
+    params = {"sms": 1, "telephone": "13800138000", "smscontext": "web-01 down"}
+    delivery = notify_by_custom(params, config).deliveries[0]
+    assert delivery.outcome is Outcome.SUPPRESSED
+    assert "quiet hours rule storm_control.quiet_hours[0]: sms only" in delivery.detail
+
+
+def test_inside_the_quiet_hours_window_everything_goes(storm):
+    config, server = storm(quiet_hours=[{"allow": _window(-0.5, 2)}])
+    assert outcomes(notify_by_custom(alert(), config)) == [Outcome.DELIVERED]
+
+
+# --- silences ------------------------------------------------------------------------------
+
+def test_a_silence_suppresses_what_it_matches_until_it_is_expired(storm):
+    from notify_message.state.commands import create_silence, expire_silence, list_silences
+
+    config, server = storm()
+    made = create_silence({"key": "ALERT-42", "duration": "2h", "comment": "known issue"},
+                          config)
+    assert made.status, made.message
+    silence_id = made.data["silence"]["id"]
+    silenced = notify_by_custom(alert(dedupKey="ALERT-42"), config)
+    assert silenced.status and outcomes(silenced) == [Outcome.SUPPRESSED]
+    assert silenced.deliveries[0].reference == silence_id
+    assert f"silenced by {silence_id} until " in silenced.deliveries[0].detail
+    assert "(known issue)" in silenced.deliveries[0].detail
+    assert outcomes(notify_by_custom(alert(dedupKey="ALERT-43"), config)) == [
+        Outcome.DELIVERED]
+    listed = list_silences({}, config)
+    assert listed.data["count"] == 1 and listed.data["silences"][0]["key"] == "ALERT-42"
+    assert expire_silence({"id": silence_id}, config).status
+    assert not expire_silence({"id": silence_id}, config).status
+    assert outcomes(notify_by_custom(alert(dedupKey="ALERT-42"), config)) == [
+        Outcome.DELIVERED]
+
+
+def test_a_silence_on_channel_target_and_text_matches_only_all_of_them(storm):
+    from notify_message.state.commands import create_silence
+
+    config, server = storm()
+    assert create_silence({"channel": "dingtalk", "target": "soc-backup", "text": "DISK",
+                           "duration": 600}, config).status
+    both = notify_by_custom(alert("disk full on web-01", dingding="soc-oncall,soc-backup"),
+                            config)
+    assert outcomes(both) == [Outcome.DELIVERED, Outcome.SUPPRESSED]
+    other = notify_by_custom(alert("cpu high", dingding="soc-backup"), config)
+    assert outcomes(other) == [Outcome.DELIVERED]
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"duration": "2h"}, "parameter 'matchers': give at least one of channel"),
+    ({"key": "k"}, "parameter 'duration': give duration (2h) or until"),
+    ({"key": "k", "duration": "soon"}, "parameter 'duration': expected seconds or a number"),
+    ({"key": "k", "until": "2020-01-01T00:00:00Z"}, "parameter 'until': must end in the future"),
+    ({"key": "k", "until": "tomorrow"}, "parameter 'until': expected an ISO 8601 time"),
+    ({"key": "k", "until": "2099-01-01T00:00:00"}, "parameter 'until': give a time zone"),
+    ({"key": "k", "duration": "100d"}, "parameter 'duration': a silence lasts at most 90 days"),
+    ({"channel": "fax", "duration": "1h"}, "parameter 'channel': expected one of email"),
+    ({"key": "k", "duration": "1h", "colour": "red"}, "parameter 'colour': is not a parameter"),
+])
+def test_bad_silences_are_refused_naming_the_parameter(params, problem, storm):
+    from notify_message.state.commands import create_silence
+
+    config, server = storm()
+    reply = create_silence(params, config)
+    assert not reply.status and problem in reply.message
+
+
+def test_silence_actions_without_storm_control_say_so():
+    from notify_message.state.commands import list_silences
+
+    reply = list_silences({}, {})
+    assert not reply.status and "storm_control is not configured" in reply.message
+
+
+# --- resend only what failed: the idempotencyKey ledger -----------------------------------
+
+def test_a_rerun_with_the_same_idempotency_key_sends_only_what_was_not_delivered(
+        storm, monkeypatch):
+    config, server = storm()
+    both = "soc-oncall,soc-backup"
+    server.script(ROBOTS[1], 300005)   # soc-backup fails on the first run
+    monkeypatch.setenv("ST2_ACTION_EXECUTION_ID", "run-1")
+    first = notify_by_custom(alert(dingding=both, idempotencyKey="wf-7/notify"), config)
+    assert outcomes(first) == [Outcome.DELIVERED, Outcome.FAILED]
+    monkeypatch.setenv("ST2_ACTION_EXECUTION_ID", "run-2")
+    rerun = notify_by_custom(alert(dingding=both, idempotencyKey="wf-7/notify"), config)
+    assert rerun.status and outcomes(rerun) == [Outcome.DELIVERED, Outcome.DELIVERED]
+    already = rerun.deliveries[0]
+    assert already.attempts == 0 and already.reference == "run-1"
+    assert "already delivered at " in already.detail and "by execution run-1" in already.detail
+    assert [m.token for m in server.received] == [ROBOTS[0], ROBOTS[1]]
+    third = notify_by_custom(alert(dingding=both, idempotencyKey="wf-7/notify"), config)
+    assert [d.attempts for d in third.deliveries] == [0, 0] and len(server.received) == 2
