@@ -316,3 +316,49 @@ def test_a_rerun_with_the_same_idempotency_key_sends_only_what_was_not_delivered
     assert [m.token for m in server.received] == [ROBOTS[0], ROBOTS[1]]
     third = notify_by_custom(alert(dingding=both, idempotencyKey="wf-7/notify"), config)
     assert [d.attempts for d in third.deliveries] == [0, 0] and len(server.received) == 2
+
+
+# --- notifyByMessageCenter (provider local): dedup on eventId + the incident's id -------
+
+def _message_center_config(smtp_config, state_section):
+    config, server = smtp_config()
+    config["message_center"] = {"recipients": [{
+        "aliuid": "1766xxxx", "contacts": [{"name": "On call", "email": "oncall@163.com"}],
+        "subscriptions": {"default": {"email": "on", "pmsg": "on"}}}]}
+    config["storm_control"] = {"state": state_section}
+    return config, server
+
+
+INCIDENT = {"aliuid": "1766xxxx", "eventId": "yundun_soar_incident_generate",
+            "params": {"incidentName": "Brute force", "incidentID": "inc-7",
+                       "startTime": "2026-12-01 10:00:00"}}
+
+
+def test_message_center_dedups_an_incident_re_fired_on_its_event_and_incident_id(
+        smtp_config, state_section):
+    from notify_message import notify_by_message_center
+
+    config, server = _message_center_config(smtp_config, state_section)
+    first = notify_by_message_center(INCIDENT, config)
+    again = notify_by_message_center(INCIDENT, config)
+    next_incident = dict(INCIDENT["params"], incidentID="inc-8")
+    other = notify_by_message_center(dict(INCIDENT, params=next_incident), config)
+    assert first.status and {d.outcome for d in first.deliveries} == {Outcome.DELIVERED}
+    assert again.status and [d.outcome for d in again.deliveries] == [Outcome.SUPPRESSED] * 2
+    assert "duplicate of execution" in again.deliveries[0].detail
+    assert {d.outcome for d in other.deliveries} == {Outcome.DELIVERED}
+    assert len(server.received) == 2
+
+
+def test_message_center_takes_an_explicit_dedup_key_and_a_silence_on_its_event(
+        smtp_config, state_section):
+    from notify_message import notify_by_message_center
+    from notify_message.state.commands import create_silence
+
+    config, server = _message_center_config(smtp_config, state_section)
+    assert create_silence({"key": "yundun_soar_incident_generate", "channel": "email",
+                           "duration": "1h"}, config).status
+    result = notify_by_message_center(dict(INCIDENT, dedupKey="k-1"), config)
+    by_channel = {d.channel.value: d.outcome for d in result.deliveries}
+    assert by_channel == {"email": Outcome.SUPPRESSED, "pmsg": Outcome.DELIVERED}
+    assert server.received == []

@@ -93,7 +93,7 @@ def notify_by_message_center(params: Mapping[str, Any],
     try:
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         settings = pack_config.message_center
-        _storm_params, plain = split_storm_params(_present(params))
+        storm_params, plain = split_storm_params(_present(params))
         request = parse_message_center_request(plain, settings.templates,
                                                settings.default_lang)
         if settings.provider == "aliyun_soar":
@@ -117,8 +117,17 @@ def notify_by_message_center(params: Mapping[str, Any],
     # (st2's datastore), or are kept in memory (the command line)
     chosen_inbox = (inbox if inbox is not None else inbox_for(pack_config) if inbox_for
                     else MemoryInbox())
-    result = NotifyResult(deliveries=tuple(_run(pack_config, lambda ctx: deliver_local(
-        request, recipient, plan, pack_config, ctx, chosen_inbox))), extra=extra)
+    storm = None
+    if pack_config.storm_control is not None:  # dedup, silences, quiet hours, the ledger
+        from .state.entry import MessageCenterStep
+        storm = MessageCenterStep.for_plan(request, plan, pack_config, storm_params)
+        plan = storm.plan
+    deliveries = _run(pack_config, lambda ctx: deliver_local(
+        request, recipient, plan, pack_config, ctx, chosen_inbox)) if plan.used else []
+    if storm is not None:
+        deliveries = storm.settle(deliveries)
+        extra.update(storm.extra())
+    result = NotifyResult(deliveries=tuple(deliveries), extra=extra)
     log.info("notifyByMessageCenter: %s", result.message.splitlines()[0])
     return result
 

@@ -323,6 +323,34 @@ class StormControl:
                                  self.settings.ledger_days * 86400.0)
         return out
 
+    def settle_channels(self, slots: Sequence[Slot], verdicts: Sequence[Verdict],
+                        sent: Sequence[Delivery]) -> list[Delivery]:
+        """Settle slots that stand for a whole channel (notifyByMessageCenter: one slot per
+        channel of the account, a delivery per contact): the held slots' deliveries, then
+        what was sent; a channel's claim is given back when nothing of it went out, and the
+        ledger records a channel all of whose deliveries were delivered."""
+        out = [v.delivery for v in verdicts if not v.send and v.delivery is not None]
+        out += list(sent)
+        if self.store is None:
+            return out
+        try:
+            now = self.store.now()
+            for slot, verdict in zip(slots, verdicts):
+                if not verdict.send:
+                    continue
+                mine = [d for d in sent if d.channel is slot.channel]
+                if verdict.claim and not any(d.ok or d.outcome is Outcome.UNKNOWN
+                                             for d in mine):
+                    self.store.release(verdict.claim, self.execution)
+                if mine and all(d.ok for d in mine) and self.params.idempotency_key:
+                    self.store.ledger_put(self.params.idempotency_key, slot.identity,
+                                          json.dumps({"at": now, "execution": self.execution}),
+                                          self.settings.ledger_days * 86400.0)
+        except StoreUnavailable as exc:
+            self._failed(exc)
+            self.note += "; the outcomes above were not recorded"
+        return out
+
 
 def _throttle_key(budget: str) -> str:
     return "throttled:" + budget
