@@ -362,3 +362,60 @@ def test_message_center_takes_an_explicit_dedup_key_and_a_silence_on_its_event(
     by_channel = {d.channel.value: d.outcome for d in result.deliveries}
     assert by_channel == {"email": Outcome.SUPPRESSED, "pmsg": Outcome.DELIVERED}
     assert server.received == []
+
+
+# --- the storm_control config section ------------------------------------------------------
+
+def test_the_shipped_example_s_section_parses_and_is_off_until_enabled():
+    import os
+
+    import yaml
+    from conftest import PACK_DIR
+
+    from notify_message import PackConfig
+
+    with open(os.path.join(PACK_DIR, "notify_message.yaml.example")) as f:
+        section = yaml.safe_load(f)["storm_control"]
+    assert section["enabled"] is False
+    assert PackConfig.from_mapping({"storm_control": section}).storm_control is None
+    section.pop("enabled")
+    settings = PackConfig.from_mapping({"storm_control": section}).storm_control
+    assert settings.fallback == {"soc-oncall": ("soc-leads",)}
+    assert settings.dedup_window("email") == 3600 and settings.dedup_window("dingtalk") == 600
+
+
+@pytest.mark.parametrize("section, key, problem", [
+    ({"colour": 1}, "storm_control.colour", "is not a storm_control key"),
+    ({"state": {"backend": "redis"}}, "storm_control.state.url", "is required with backend"),
+    ({"state": {"backend": "redis", "url": "http://x"}}, "storm_control.state.url",
+     "expected a redis:// or rediss:// URL"),
+    ({"state": {"backend": "etcd"}}, "storm_control.state.backend", "expected one of sqlite"),
+    ({"dingtalk": {"per_minute": 21}}, "storm_control.dingtalk.per_minute",
+     "from 1 to 20"),
+    ({"dingtalk": {"fallback": ["x"]}}, "storm_control.dingtalk.fallback", "expected an object"),
+    ({"dedup": {"windows": {"fax": 1}}}, "storm_control.dedup.windows.fax", "expected a channel"),
+    ({"quiet_hours": [{"allow": {"from": "8:00", "to": "22:00"}}]},
+     "storm_control.quiet_hours[0].allow.from", "expected a time of day HH:MM"),
+    ({"quiet_hours": [{"allow": {"from": "08:00", "to": "22:00", "timezone": "Mars/Base"}}]},
+     "storm_control.quiet_hours[0].allow.timezone", "expected an IANA time zone"),
+    ({"quiet_hours": [{"allow": {"from": "08:00", "to": "22:00"}, "channels": ["fax"]}]},
+     "storm_control.quiet_hours[0].channels", "expected channels among"),
+    ({"digest": {"flush_interval": 31}}, "storm_control.digest.flush_interval", ""),
+])
+def test_a_bad_storm_control_key_is_named(section, key, problem):
+    from notify_message import ConfigError, PackConfig
+
+    with pytest.raises(ConfigError) as caught:
+        PackConfig.from_mapping({"storm_control": section})
+    assert caught.value.key == key and problem in caught.value.problem
+
+
+def test_a_redis_password_never_shows_in_a_refusal(storm):
+    from notify_message.state.commands import list_silences
+
+    config, server = storm(state={"backend": "redis", "url": "redis://:Sup3rSecretPw@127.0.0.1:1/0",
+                                  "timeout": 0.3})
+    reply = list_silences({}, config)
+    result = notify_by_custom(alert(), config)
+    assert not reply.status and "Sup3rSecretPw" not in reply.message
+    assert "Sup3rSecretPw" not in str(result.to_dict()) and result.status
