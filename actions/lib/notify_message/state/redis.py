@@ -22,8 +22,10 @@ __all__ = ["RedisStore"]
 
 T = TypeVar("T")
 
-# every script starts from the server's clock, in seconds with microseconds
-_NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+# every script starts from the server's clock, in seconds with microseconds; Redis before 5
+# replicates a script that reads TIME and then writes only as its effects, when asked to
+_NOW = ("if redis.replicate_commands then redis.replicate_commands() end\n"
+        "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n")
 
 _TAKE = _NOW + """
 local longest = 0
