@@ -109,7 +109,7 @@ class StormSettings:
     @classmethod
     def from_mapping(cls, mapping: Any) -> StormSettings:
         reader = ConfigReader(mapping, "storm_control")
-        unknown = sorted(set(reader.mapping) - _SECTION_KEYS)
+        unknown = sorted(str(k) for k in reader.mapping if k not in _SECTION_KEYS)
         if unknown:
             raise ConfigError(reader.key(unknown[0]), "is not a storm_control key; expected "
                               + ", ".join(sorted(_SECTION_KEYS)))
@@ -188,8 +188,8 @@ def _fallback(dingtalk: ConfigReader) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _minutes(reader: ConfigReader, name: str) -> int:
-    text = reader.string(name, required=True)
+def _minutes(reader: ConfigReader, name: str, default: str) -> int:
+    text = reader.string(name, default=default)
     match = _CLOCK.match(text)
     if not match:
         raise ConfigError(reader.key(name), f"expected a time of day HH:MM, got {text!r}")
@@ -220,8 +220,8 @@ def _quiet_rule(reader: ConfigReader) -> QuietRule:
     return QuietRule(
         name=reader.string("name", default=reader.path),
         channels=channels or CHANNELS,
-        start=_minutes(allow, "from"),
-        end=_minutes(allow, "to"),
+        start=_minutes(allow, "from", "08:00"),
+        end=_minutes(allow, "to", "22:00"),
         timezone=timezone,
         unless=unless,
         action=reader.choice("outside", ("queue", "suppress"), default="queue"),
