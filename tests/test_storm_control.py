@@ -419,3 +419,14 @@ def test_a_redis_password_never_shows_in_a_refusal(storm):
     result = notify_by_custom(alert(), config)
     assert not reply.status and "Sup3rSecretPw" not in reply.message
     assert "Sup3rSecretPw" not in str(result.to_dict()) and result.status
+
+
+def test_a_config_st2_built_without_storm_control_has_none():
+    from test_config_as_st2_builds_it import as_st2_builds_it
+
+    from notify_message import PackConfig
+
+    built = as_st2_builds_it({"smtp_instances": [{"assetname": "soc", "emailUsername":
+                                                  "soc@163.com", "emailPassword": "pw-123456"}]})
+    assert "storm_control" in built   # st2 made the section from the schema
+    assert PackConfig.from_mapping(built).storm_control is None
