@@ -430,3 +430,20 @@ def test_a_config_st2_built_without_storm_control_has_none():
                                                   "soc@163.com", "emailPassword": "pw-123456"}]})
     assert "storm_control" in built   # st2 made the section from the schema
     assert PackConfig.from_mapping(built).storm_control is None
+
+
+def test_a_store_holding_what_cannot_be_read_still_delivers_and_says_so(storm, tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "state.sqlite3")
+    config, server = storm(state={"path": path})
+    assert notify_by_custom(alert(idempotencyKey="run-1", dingding="soc-backup"), config).status
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE ledger SET entry = 'not json'")
+    db.close()
+    result = notify_by_custom(alert(idempotencyKey="run-1", dingding="soc-backup"), config)
+    assert result.status and outcomes(result) == [Outcome.DELIVERED]
+    summary = result.to_dict()["storm_control"]
+    assert summary["active"] is False and "failed unexpectedly (JSONDecodeError)" in \
+        summary["note"]
+    assert len(server.received) == 2

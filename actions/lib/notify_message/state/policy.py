@@ -95,8 +95,8 @@ class StormControl:
         try:
             store: Store | None = open_store(settings.state)
             note = ""
-        except StoreUnavailable as exc:
-            store, note = None, _off(exc)
+        except Exception as exc:  # noqa: BLE001  (a store that cannot be used never stops a call)
+            store, note = None, _off(_unavailable(exc))
         return cls(settings, store, params, execution, note=note)
 
     def _failed(self, exc: StoreUnavailable) -> None:
@@ -127,8 +127,8 @@ class StormControl:
             return [Verdict() for _ in slots]
         try:
             return self._admit(self.store, slots, usable_robot or (lambda name: False))
-        except StoreUnavailable as exc:
-            self._failed(exc)
+        except Exception as exc:  # noqa: BLE001  (down, locked, or holding what we cannot read)
+            self._failed(_unavailable(exc))
             return [Verdict() for _ in slots]
 
     def _admit(self, store: Store, slots: Sequence[Slot], usable_robot: Any) -> list[Verdict]:
@@ -293,8 +293,8 @@ class StormControl:
             return out
         try:
             return self._record(self.store, slots, verdicts, out)
-        except StoreUnavailable as exc:
-            self._failed(exc)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(_unavailable(exc))
             self.note += "; the outcomes above were not recorded"
             return out
 
@@ -346,14 +346,24 @@ class StormControl:
                     self.store.ledger_put(self.params.idempotency_key, slot.identity,
                                           json.dumps({"at": now, "execution": self.execution}),
                                           self.settings.ledger_days * 86400.0)
-        except StoreUnavailable as exc:
-            self._failed(exc)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(_unavailable(exc))
             self.note += "; the outcomes above were not recorded"
         return out
 
 
 def _throttle_key(budget: str) -> str:
     return "throttled:" + budget
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    """The store's own error, or one naming what else went wrong (never its text, which
+    could quote a value from the store)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    log.error("storm control failed unexpectedly: %s", type(exc).__name__)
+    return StoreUnavailable(f"storm control failed unexpectedly ({type(exc).__name__}); "
+                            "the action's log has the exception type")
 
 
 def _off(exc: StoreUnavailable) -> str:
