@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 # st2 puts a sensor's own folder on sys.path, not actions/lib: add the pack's library
@@ -71,24 +72,18 @@ class DigestFlushSensor(Sensor):
             return None
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [_LIB] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self.flusher = subprocess.Popen([sys.executable, "-m", "notify_message.state.flusher"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env, text=True)
+        # the config goes through a file the flusher deletes once read, not a pipe: under the
+        # sensor container's eventlet, pipes are plain blocking files, and a read or write
+        # that waits on the child would stop every green thread of the container
+        handle, path = tempfile.mkstemp(prefix="notify-message-flush-", suffix=".json")
+        with os.fdopen(handle, "w") as f:
+            json.dump(dict(self.config or {}), f)
+        self.flusher = subprocess.Popen(
+            [sys.executable, "-m", "notify_message.state.flusher", "--config-file", path],
+            stdin=subprocess.DEVNULL, env=env)
         self.flushers += 1
-        self.flusher.stdin.write(json.dumps(dict(self.config or {})))
-        self.flusher.stdin.close()
-        threading.Thread(target=self._log_reports, args=(self.flusher,), daemon=True).start()
+        self._logger.info("digest flusher started (pid %d)", self.flusher.pid)
         return self.flusher
-
-    def _log_reports(self, process):
-        for line in process.stdout:
-            try:
-                report = json.loads(line)
-            except ValueError:
-                continue
-            sent = sum(1 for d in report["digests"] if d.get("delivery", {}).get("ok"))
-            self._logger.info("digest flusher: %d digest(s) sent%s", sent,
-                              "; " + report["note"] if report["note"] else "")
 
     def cleanup(self):
         self._stop.set()

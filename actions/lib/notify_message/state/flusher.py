@@ -1,6 +1,6 @@
 """The digest flusher as a process of its own: ``python -m notify_message.state.flusher``
-reads the pack config (JSON) on stdin and flushes the digests that are due, printing one
-JSON line per flush that sent or failed something.
+reads the pack config (JSON) on stdin or from ``--config-file`` and flushes the digests that
+are due, printing one JSON line per flush that sent or failed something.
 
 ``--once`` flushes once and exits (status 1 when a digest failed).  By default it serves:
 it flushes again as soon as a digest is due (a group interval ending) and at least every
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -31,8 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="flush once and exit")
     parser.add_argument("--idle-exit", type=float, default=60.0,
                         help="serving: exit after this many seconds without queued alerts")
+    parser.add_argument("--config-file", help="read the config (JSON) from this file, then "
+                        "delete it (it holds the config's secrets), instead of stdin")
     args = parser.parse_args(argv)
-    config = PackConfig.from_mapping(json.loads(sys.stdin.read() or "{}"))
+    if args.config_file:
+        with open(args.config_file, encoding="utf-8") as f:
+            text = f.read()
+        os.unlink(args.config_file)
+    else:
+        text = sys.stdin.read()
+    config = PackConfig.from_mapping(json.loads(text or "{}"))
     settings = config.storm_control
     if settings is None:
         print(json.dumps({"status": True, "digests": [], "note": "storm_control is off"}))
