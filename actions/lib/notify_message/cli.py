@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["import-playbook"]:
             code = _import_playbook(argv[1:])
+        elif argv[:1] == ["lab"]:
+            from .lab import lab_main
+            code = lab_main(argv[1:], PROG)
         else:
             code = _run_action(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
