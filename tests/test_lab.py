@@ -4,13 +4,12 @@ the whole process group, as a terminal does) stops it and its servers cleanly.""
 
 import json
 import os
-import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -35,27 +34,33 @@ def lab_env():
 
 
 class LabProcess:
-    """The lab in a new session (its own process group), its standard output read by a
-    thread into a queue of lines."""
+    """The lab in a new session (its own process group), its standard output read line by
+    line with select: no reader thread, which under st2's eventlet patching would be a green
+    thread blocking the whole test process on the pipe."""
 
     def __init__(self, directory):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "notify_message", "lab", "--dir", directory],
             cwd=PACK_DIR, env=lab_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True)
-        self.lines = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+            start_new_session=True)
+        self._buffer = b""
 
     def next_line(self, timeout=15.0):
-        line = self.lines.get(timeout=timeout)
-        assert line is not None, "the lab ended: %s" % self.process.stderr.read()
-        return line
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "the lab printed nothing for %s s" % timeout
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if readable:
+                chunk = os.read(fd, 65536)
+                assert chunk, "the lab ended: %s" % self.stderr()
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8")
+
+    def stderr(self):
+        return self.process.stderr.read().decode("utf-8", "replace")
 
     def banner(self):
         """(label, command) for every command, once the lab says it is listening."""
@@ -77,6 +82,8 @@ class LabProcess:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self.process.stdout.close()
+        self.process.stderr.close()
 
 
 def _parent_of(pid):
@@ -131,7 +138,7 @@ def test_every_printed_command_succeeds_and_reaches_its_server(lab, tmp_path):
     os.killpg(lab.process.pid, signal.SIGINT)     # Ctrl-C in a terminal: the whole group
     assert lab.process.wait(timeout=20) == 0
     assert lab.next_line().startswith("lab stopped")
-    assert lab.process.stderr.read() == ""       # no traceback, from the lab or a server
+    assert lab.stderr() == ""                    # no traceback, from the lab or a server
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -144,7 +151,7 @@ def test_sigterm_stops_the_lab_too(lab):
     assert children
     lab.process.terminate()
     assert lab.process.wait(timeout=20) == 0
-    assert lab.process.stderr.read() == ""
+    assert lab.stderr() == ""
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
