@@ -195,3 +195,33 @@ def test_a_wrong_option_is_one_line(tmp_path):
                           cwd=tmp_path, env=lab_env(), capture_output=True, text=True,
                           timeout=60)
     assert "--port" in _one_line_error(done)
+
+
+def test_a_closed_output_stops_the_lab_with_one_line(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "notify_message", "lab", "--dir", str(tmp_path / "lab")],
+        cwd=PACK_DIR, env=lab_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    try:
+        process.stdout.read(10)       # the banner comes once the servers listen
+        children = [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+                    and _parent_of(int(pid)) == process.pid]
+        assert len(children) == 3
+        process.stdout.close()        # `lab | head -c 10`
+        # the lab learns it when it next writes: the rest of its banner if it was still
+        # writing it, else the line for a message received
+        if process.poll() is None:
+            subprocess.run(
+                [sys.executable, "-m", "notify_message", "--config",
+                 str(tmp_path / "lab" / "notify_message.yaml"), "notifyByCustom",
+                 "--param", "receivers=oncall@example.com", "--param", "emailcontext=test"],
+                cwd=PACK_DIR, env=lab_env(), capture_output=True, timeout=60)
+        assert process.wait(timeout=60) == 2
+        line = process.stderr.read().decode()
+        assert line.count("\n") == 1 and "broken pipe" in line and "Traceback" not in line
+        assert not [pid for pid in children if _alive(pid)]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stderr.close()

@@ -65,12 +65,12 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if argv[:1] == ["lab"]:  # runs until Ctrl-C, which stops it cleanly: its own handling
+        from .lab import lab_main
+        return lab_main(argv[1:], PROG)
     try:
         if argv[:1] == ["import-playbook"]:
             code = _import_playbook(argv[1:])
-        elif argv[:1] == ["lab"]:
-            from .lab import lab_main
-            code = lab_main(argv[1:], PROG)
         else:
             code = _run_action(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

@@ -297,8 +297,29 @@ def lab_main(argv: Sequence[str], prog: str, out: IO[str] | None = None) -> int:
         args = _Parser(prog=f"{prog} lab", description=_SUMMARY).parse_args(argv)
         return _run(os.path.abspath(args.dir), out or sys.stdout)
     except LabUnavailable as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return 2
+        return _error(prog, str(exc))
+    except BrokenPipeError:  # `lab | head`: the servers are stopped by now
+        _discard_stdout()
+        return _error(prog, "standard output was closed (broken pipe): the lab stopped")
+    except KeyboardInterrupt:  # Ctrl-C before the servers started: nothing to stop
+        return 0
+
+
+def _error(prog: str, message: str) -> int:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.flush()
+    return 2
+
+
+def _discard_stdout() -> None:
+    """Point the closed standard output at /dev/null, so that the interpreter's last flush
+    does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 _SUMMARY = ("Start loopback SMTP, DingTalk and Alibaba Cloud servers, write a pack config for "
