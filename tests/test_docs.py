@@ -139,8 +139,9 @@ def test_a_broken_link_is_found(tmp_path):
 #     checked to be there, verbatim;
 #   - every other block is run by bash -e from a scratch copy of the pack's folder (its
 #     code linked, its writable folders its own), with the lab's servers running and their
-#     config at .lab/notify_message.yaml, and must exit 0.  A few commands are run shorter
-#     (SHORTENED) or, for the lab itself, until it is ready and then stopped (LONG_RUNNING).
+#     config at .lab/notify_message.yaml (also as my-config.yaml), and must exit 0.  A few
+#     commands are run shorter (SHORTENED) or, for the lab itself, until it is ready and
+#     then stopped (LONG_RUNNING).
 
 NEEDS_STACKSTORM = "# needs StackStorm"
 SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
@@ -279,6 +280,9 @@ def make_scratch(directory) -> str:
     with open(python, "w") as f:
         f.write('#!/bin/sh\nexec %s "$@"\n' % shlex.quote(sys.executable))
     os.chmod(python, 0o755)
+    # "your own config" in the examples is the lab's here
+    os.symlink(os.path.join(".lab", "notify_message.yaml"),
+               os.path.join(directory, "my-config.yaml"))
     return str(directory)
 
 
