@@ -20,10 +20,10 @@ LIBRARY = os.path.join(PACK_DIR, "actions", "lib")
 # not the lab's: the labels are the channels the issue asks for)
 EXPECTED = {
     "email": [("smtp", "oncall@example.com"), ("smtp", "lead@example.com")],
-    "DingTalk": [("dingtalk", "lab-robot (signed) markdown")],
+    "DingTalk": [("dingtalk", "soc-oncall (signed) markdown")],
     "SMS": [("aliyun", "SendSms to 13800138000")],
     "voice call": [("aliyun", "SingleCallByTts to 13900139000")],
-    "Message Center": [("smtp", "oncall@example.com"), ("dingtalk", "lab-robot (signed)"),
+    "Message Center": [("smtp", "oncall@example.com"), ("dingtalk", "soc-oncall (signed)"),
                        ("aliyun", "SendSms to 13700137000")],
 }
 RECEIVED_LINE = re.compile(r"^\d\d:\d\d:\d\d (\w+)\s+(.*)$")

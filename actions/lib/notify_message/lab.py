@@ -42,9 +42,10 @@ SETUP_COMMAND = ".venv/bin/pip install -q -r requirements.txt -r requirements-te
 CONFIG_NAME = "notify_message.yaml"
 POLL_SECONDS = 0.2
 
-# who the lab's config says is who (the passwords and keys are made up anew on every start)
-SMTP_LOGIN = "soc-lab@163.com"
-ROBOT, ROBOT_TOKEN_BYTES = "lab-robot", 32
+# who the lab's config says is who: the names the docs' examples use (soc-163, soc-oncall,
+# oncall), so that they run against the lab; passwords and keys are made up at every start
+SMTP_LOGIN = "soc-alerts@163.com"
+ROBOT, ROBOT_TOKEN_BYTES = "soc-oncall", 32
 ALIUID = "1766000000000000"
 SIGN_NAME, SMS_TEMPLATE, TTS_TEMPLATE = "云安全中心", "SMS_460000001", "TTS_460000001"
 SHOW_NUMBER = "057112345678"
@@ -141,7 +142,7 @@ class Lab:
                               ca.server_pem))
         config = {
             "smtp_instances": [{
-                "assetname": "lab-smtp", "emailSendServer": f"127.0.0.1:{self._smtp.port}",
+                "assetname": "soc-163", "emailSendServer": f"127.0.0.1:{self._smtp.port}",
                 "emailUsername": SMTP_LOGIN, "emailPassword": code, "ca_bundle": ca_file,
                 "timeout": 10, "default": True}],
             "dingtalk_robots": [{"name": ROBOT, "webhook": self._dingtalk.webhook(token),
@@ -153,7 +154,7 @@ class Lab:
                 "endpoints": {"dysmsapi": self._aliyun.url, "dyvmsapi": self._aliyun.url},
                 "allowed_endpoint_hosts": ["127.0.0.1"], "ca_bundle": ca_file},
             "sms_profiles": [{
-                "name": "lab-sms", "sign_name": SIGN_NAME, "template_code": SMS_TEMPLATE,
+                "name": "oncall", "sign_name": SIGN_NAME, "template_code": SMS_TEMPLATE,
                 "template_param": "content", "default": True,
                 "voice": {"tts_code": TTS_TEMPLATE, "tts_param": "content",
                           "show_number": SHOW_NUMBER}}],
