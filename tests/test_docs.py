@@ -139,9 +139,10 @@ def test_a_broken_link_is_found(tmp_path):
 #     checked to be there, verbatim;
 #   - every other block is run by bash -e from a scratch copy of the pack's folder (its
 #     code linked, its writable folders its own), with the lab's servers running and their
-#     config at .lab/notify_message.yaml (also as my-config.yaml), and must exit 0.  A few
-#     commands are run shorter (SHORTENED) or, for the lab itself, until it is ready and
-#     then stopped (LONG_RUNNING).
+#     config at .lab/notify_message.yaml (also as my-config.yaml), and must exit 0.  A
+#     block whose first line is `# the tests add: ARGS` (a benchmark: `--runs 1`) has ARGS
+#     added to each of its commands; the lab's own command is run until it is ready, then
+#     stopped with Ctrl-C (LONG_RUNNING).
 
 NEEDS_STACKSTORM = "# needs StackStorm"
 SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
@@ -149,11 +150,7 @@ CI_RUN = os.path.join(PACK_DIR, ".ci", "run")
 LAB_COMMAND = "PYTHONPATH=actions/lib .venv/bin/python -m notify_message lab"
 # a command that runs until stopped -> the line it prints once ready
 LONG_RUNNING = {LAB_COMMAND: "Received (Ctrl-C stops the lab):"}
-# a command as documented -> what is added to it here, to keep the suite quick
-SHORTENED = {
-    ".venv/bin/python scripts/benchmark.py": "--robots 2 --recipients 3 --latency 0",
-    ".venv/bin/python scripts/benchmark.py one-mail": "--runs 1",
-}
+TESTS_ADD = "# the tests add:"
 # linked into the scratch copy; actions/, .venv/ and .lab/ are its own
 LINKED = ["config.schema.yaml", "examples", "scripts", "testkit", "tests/st2_standin",
           "requirements.txt", "requirements-tests.txt"]
@@ -183,14 +180,18 @@ class Block:
                 joined.append(" ".join(command.split()))
         return joined
 
+    def added(self) -> str:
+        """What the block's first line, `# the tests add: ARGS`, adds to each command."""
+        first = self.text.lstrip("\n").splitlines()[0].strip() if self.text.strip() else ""
+        return first[len(TESTS_ADD):].strip() if first.startswith(TESTS_ADD) else ""
+
     def script(self) -> str:
-        """What bash runs: the commands, each without its trailing comment, shortened."""
+        """What bash runs: the commands, each without its trailing comment, with what the
+        block says the tests add."""
         out = []
         for command in self.commands():
             bare = re.sub(r"\s+#[^'\"]*$", "", command).strip()
-            if bare in SHORTENED:
-                bare += " " + SHORTENED[bare]
-            out.append(bare)
+            out.append(" ".join(filter(None, [bare, self.added()])))
         return "\n".join(out) + "\n"
 
 
@@ -253,12 +254,15 @@ def test_a_block_that_is_neither_marked_nor_runnable_is_named(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n```sh\n# needs StackStorm\nst2 run x\n```\n\n"
                     "```bash\n.venv/bin/python -m pytest -n 2\n```\n\n"
-                    "```sh\necho \\\n  hello   # greet\n```\n\n```yaml\na: 1\n```\n",
+                    "```sh\necho \\\n  hello   # greet\n```\n\n```yaml\na: 1\n```\n"
+                    "```sh\n# the tests add: --quick\nbench run   # slow\nbench more\n```\n",
                     encoding="utf-8")
     blocks = list(shell_blocks(str(page)))
-    assert [(b.line, kind(b)) for b in blocks] == [(3, "stackstorm"), (8, "ci"), (12, "run")]
+    assert [(b.line, kind(b)) for b in blocks] == [(3, "stackstorm"), (8, "ci"), (12, "run"),
+                                                   (20, "run")]
     assert blocks[2].commands() == ["echo hello # greet"]
     assert blocks[2].script() == "echo hello\n"
+    assert blocks[3].script() == "bench run --quick\nbench more --quick\n"
 
 
 def make_scratch(directory) -> str:
