@@ -30,14 +30,12 @@ from ...runtime import (
     post,
 )
 from .config import DingTalkSettings
-from .message import DingTalkMessage, DingTalkRequest, RobotTarget
+from .message import DingTalkMessage, DingTalkRequest, RobotTarget, keyword_problem
 from .protocol import (
     CREDENTIAL_PARAMETERS,
     SIGNING_PARAMETERS,
     encode_body,
     explain_errcode,
-    keywords_found,
-    message_text,
     signed_query,
 )
 
@@ -113,11 +111,9 @@ class _Sender:
 
     async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> Delivery:
         body = message.body(robot.mentions)
-        if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
-            return Delivery.not_sent(CHANNEL, robot.label, (
-                f"robot {robot.label} only accepts messages that contain one of its "
-                f"keywords ({', '.join(robot.keywords)}) and this message has none; DingTalk "
-                "would refuse it (errcode 310000). Put one of them in dingdingcontext"))
+        refusal = keyword_problem(robot, body)
+        if refusal is not None:
+            return Delivery.not_sent(CHANNEL, robot.label, refusal)
         content = encode_body(body)
         policy = self.settings.retry_policy
         started = time.monotonic()

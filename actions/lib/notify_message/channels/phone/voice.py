@@ -20,7 +20,7 @@ from .numbers import PhoneNumber
 from .message import VoiceRequest
 from .sms import new_out_id
 
-__all__ = ["CHANNEL", "ACTION", "VOICE_ERRORS", "explain_voice_code", "place_calls"]
+__all__ = ["CHANNEL", "ACTION", "VOICE_ERRORS", "explain_voice_code", "place_calls", "call_params"]
 
 CHANNEL = Channel.VOICE
 ACTION = "SingleCallByTts"
@@ -40,10 +40,11 @@ async def place_calls(request: VoiceRequest, ctx: DeliveryContext, *,
     return [delivery for batch in batches for delivery in batch]
 
 
-async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber, out_id: str,
-                ctx: DeliveryContext) -> Delivery:
+def call_params(request: VoiceRequest, number: PhoneNumber, out_id: str
+                ) -> dict[str, str | int | None]:
+    """SingleCallByTts's own parameters for one number (None: left out of the request)."""
     template = request.template
-    params = {
+    return {
         "CalledNumber": number.wire,
         "CalledShowNumber": template.show_number or None,   # blank: the shared number pool
         "TtsCode": template.tts_code,
@@ -53,6 +54,11 @@ async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber
         "Speed": template.speed,
         "OutId": out_id,
     }
+
+
+async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber, out_id: str,
+                ctx: DeliveryContext) -> Delivery:
+    params = call_params(request, number, out_id)
     async with ctx.limit:
         answer = await client.call(DYVMSAPI, ACTION, params)
     call_id = str(answer.body.get("CallId") or "")
