@@ -25,7 +25,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .bounded import BoundsError, check_structure
 from .bounded import loads as bounded_loads
@@ -33,11 +33,14 @@ from .errors import ConfigError, NotifyMessageError
 from .notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from .result import NotifyResult
 
+if TYPE_CHECKING:
+    from .dryrun import DryRunResult
+
 __all__ = ["main", "load_config_file", "check_against_schema", "ACTIONS",
            "import_playbook_main", "UsageError", "SCHEMA_PATH", "MAX_CONFIG_BYTES"]
 
 PROG = "python -m notify_message"
-ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult]] = {
+ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult | DryRunResult]] = {
     "notifyByCustom": notify_by_custom,
     # internal messages (pmsg) are kept in this process only: there is no datastore here
     "notifyByMessageCenter": notify_by_message_center,

@@ -41,6 +41,7 @@ TEST_CONNECTION_PARAMETERS = ("resources", "postTestMessage")
 # every action of the pack
 ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     **{name: names + OPERATOR_PARAMETERS for name, names in COMPONENT_ACTIONS.items()},
+    "testConnection": TEST_CONNECTION_PARAMETERS,
     "replyDingTalk": REPLY_PARAMETERS,
     "listInternalMessages": LIST_MESSAGES_PARAMETERS,
     "importPlaybook": IMPORT_PLAYBOOK_PARAMETERS,
