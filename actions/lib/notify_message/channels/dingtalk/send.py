@@ -28,6 +28,7 @@ from ...runtime import (
     exception_chain,
     guarded,
     post,
+    report,
 )
 from .config import DingTalkSettings
 from .message import DingTalkMessage, DingTalkRequest, RobotTarget, keyword_problem
@@ -69,7 +70,7 @@ async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
     sender = _Sender(settings, ctx)
 
     async def one(robot: RobotTarget) -> list[Delivery]:
-        return [await sender.deliver(robot, request.message)]
+        return [report(await sender.deliver(robot, request.message))]
 
     batches = await asyncio.gather(*(guarded(CHANNEL, [robot.label], one(robot))
                                      for robot in request.robots))

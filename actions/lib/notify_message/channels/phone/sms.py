@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ...aliyun.client import AliyunClient, answer_delivery
 from ...aliyun.signing import DYSMSAPI
 from ...result import Channel, Delivery
-from ...runtime import DeliveryContext, guarded
+from ...runtime import DeliveryContext, guarded, report
 from .codes import SMS_ERRORS, explain_sms_code
 from .numbers import PhoneNumber
 from .message import SmsRequest
@@ -73,9 +73,9 @@ async def _send_batch(client: AliyunClient, request: SmsRequest, batch: Sequence
         answer = await client.call(DYSMSAPI, ACTION, params)
     biz_id = str(answer.body.get("BizId") or "")
     shared = f" (one request for {len(batch)} numbers)" if len(batch) > 1 else ""
-    return [answer_delivery(
+    return [report(answer_delivery(
         answer, CHANNEL, number.display, action=ACTION, explain=explain_sms_code,
         accepted=(f"accepted by {answer.endpoint}: BizId {biz_id}, RequestId "
                   f"{answer.request_id}, OutId {out_id}{shared}"),
         check_before_resending=f"check the SMS console's send records (OutId {out_id})",
-        reference=biz_id or None, note=shared) for number in batch]
+        reference=biz_id or None, note=shared)) for number in batch]

@@ -14,7 +14,7 @@ import asyncio
 from ...aliyun.client import AliyunClient, answer_delivery
 from ...aliyun.signing import DYVMSAPI
 from ...result import Channel, Delivery
-from ...runtime import DeliveryContext, guarded
+from ...runtime import DeliveryContext, guarded, report
 from .codes import VOICE_ERRORS, explain_voice_code
 from .numbers import PhoneNumber
 from .message import VoiceRequest
@@ -33,7 +33,7 @@ async def place_calls(request: VoiceRequest, ctx: DeliveryContext, *,
     call_out_id = out_id or new_out_id()
 
     async def one(number: PhoneNumber) -> list[Delivery]:
-        return [await _call(client, request, number, call_out_id, ctx)]
+        return [report(await _call(client, request, number, call_out_id, ctx))]
 
     batches = await asyncio.gather(*(guarded(CHANNEL, [number.display], one(number))
                                      for number in request.numbers))
