@@ -103,8 +103,8 @@ def test_when_standard_output_is_not_a_terminal_it_is_json_exactly_as_before(mai
     assert [d["target"] for d in result["deliveries"]] == ["oncall@163.com", "lead@qq.com"]
 
 
-def test_table_forces_the_table_and_a_failure_exits_1_naming_it(smtp_server, local_ca,
-                                                                 tmp_path):
+def test_table_forces_the_table_and_a_failure_exits_1_naming_it(
+        smtp_server, local_ca, tmp_path):
     server = smtp_server(rcpt_replies={"lead@qq.com": "550 Mailbox not found"})
     path = write(tmp_path, {"smtp_instances": [smtp_instance(server, local_ca)]})
     done = run("--config", path, *SEND, "--table")
@@ -162,8 +162,10 @@ def test_a_few_deliveries_show_no_progress_on_a_terminal(mail_config):
     assert code == 0 and not PROGRESS_LINE.search(shown), shown
 
 
-@pytest.mark.parametrize("action", sorted(set(ACTION_PARAMETERS) - {"listInternalMessages",
-                                                                      "importPlaybook"}))
+CLI_ACTIONS = sorted(set(ACTION_PARAMETERS) - {"listInternalMessages", "importPlaybook"})
+
+
+@pytest.mark.parametrize("action", CLI_ACTIONS)
 def test_action_help_lists_every_parameter_from_the_action_s_metadata(action):
     with open(os.path.join(PACK_DIR, "actions", action + ".yaml"), encoding="utf-8") as f:
         declared = yaml.safe_load(f)["parameters"]
@@ -188,8 +190,8 @@ def test_action_help_shows_types_and_defaults():
     "{% if true %}x{% endif %}",
     "prefix-{{ config_context.code }}",
 ])
-def test_an_st2_template_in_the_config_is_refused_by_key(mail_config, tmp_path, local_ca,
-                                                        template):
+def test_an_st2_template_in_the_config_is_refused_by_key(
+        mail_config, tmp_path, local_ca, template):
     _, server = mail_config
     path = write(tmp_path, {"smtp_instances": [smtp_instance(server, local_ca,
                                                              emailPassword=template)]})
