@@ -238,25 +238,33 @@ def _api_preview(channel: Channel, targets: list[str], endpoint: str, action: st
 def _dingtalk(request: DingTalkRequest, settings: DingTalkSettings, out: _Collector) -> None:
     from .channels.dingtalk.message import keyword_problem
     from .channels.dingtalk.protocol import encode_body
+    from .channels.dingtalk.split import TooLong, long_message_mode, message_bodies, part_labels
 
     for robot in request.robots:
-        body = request.message.body(robot.mentions)
-        problem = keyword_problem(robot, body)
+        problem = keyword_problem(robot, request.message.body(robot.mentions))
         if problem is not None:
             out.add(Delivery.not_sent(Channel.DINGTALK, robot.label, problem), None)
             continue
+        try:
+            bodies = message_bodies(request.message, robot,
+                                    long_message_mode(robot, settings.long_messages))
+        except TooLong as exc:
+            out.add(Delivery.not_sent(Channel.DINGTALK, robot.label, f"dingdingcontext {exc}"),
+                    None)
+            continue
         url = robot.webhook.masked + ("&timestamp=...&sign=***" if robot.secret else "")
-        size = len(encode_body(body))
-        out.add(_would_send(Channel.DINGTALK, robot.label,
-                            f"would be posted to {robot.webhook.netloc} ({size} bytes"
-                            f"{', signed' if robot.secret else ''})"), {
-            "channel": Channel.DINGTALK.value,
-            "targets": [robot.label],
-            "url": url,
-            "signed": bool(robot.secret),
-            "bytes": size,
-            "body": body,
-        })
+        for label, body in zip(part_labels(robot.label, len(bodies)), bodies):
+            size = len(encode_body(body))
+            out.add(_would_send(Channel.DINGTALK, label,
+                                f"would be posted to {robot.webhook.netloc} ({size} bytes"
+                                f"{', signed' if robot.secret else ''})"), {
+                "channel": Channel.DINGTALK.value,
+                "targets": [label],
+                "url": url,
+                "signed": bool(robot.secret),
+                "bytes": size,
+                "body": body,
+            })
 
 
 # --- notifyByMessageCenter -----------------------------------------------------------------

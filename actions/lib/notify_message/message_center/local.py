@@ -106,7 +106,7 @@ def webhook_request(message: RenderedMessage, recipient: Recipient, config: Pack
     try:
         robots = resolve_robots(recipient.webhooks, config.dingtalk,
                                 "message_center.recipients[].webhooks")
-        check_size(markdown, robots)
+        check_size(markdown, robots, config.dingtalk)
     except ParameterError as exc:
         return [Delivery.not_sent(Channel.DINGTALK, recipient.aliuid,
                                   f"message_center.recipients[].webhooks: {exc.problem}")]

@@ -73,6 +73,7 @@ class RobotTarget:
     keywords: tuple[str, ...] = ()
     mentions: Mentions = Mentions()
     configured: bool = False
+    long_messages: str = ""   # split / truncate; blank: the config's dingtalk_long_messages
 
 
 @dataclass(frozen=True)
