@@ -203,7 +203,6 @@ def test_every_part_fits_keeps_the_keyword_and_the_text(text, msgtype):
     except TooLong as exc:
         assert "messages" in str(exc)  # too many parts, said with the count
         return
-    field = "content" if msgtype == "text" else "text"
     for body in bodies:
         assert len(encode_body(body)) <= limit
         assert keywords_found(ROBOT.keywords, message_text(body))
