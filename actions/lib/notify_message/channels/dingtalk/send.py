@@ -72,7 +72,7 @@ async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
     sender = _Sender(settings, ctx)
 
     async def one(robot: RobotTarget) -> list[Delivery]:
-        return await sender.deliver_parts(robot, request.message)
+        return await sender.deliver(robot, request.message)
 
     batches = await asyncio.gather(*(guarded(CHANNEL, [robot.label], one(robot))
                                      for robot in request.robots))
@@ -112,8 +112,7 @@ class _Sender:
         self.ctx = ctx
         self.rate = _RateWindow(settings.rate_limit, settings.rate_window)
 
-    async def deliver_parts(self, robot: RobotTarget, message: DingTalkMessage
-                            ) -> list[Delivery]:
+    async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> list[Delivery]:
         """The message to one robot: one delivery, or one per part of a message split to
         fit DingTalk's size limit, sent in order; after a part that was not delivered the
         rest are not sent (they would arrive out of context)."""
@@ -128,7 +127,7 @@ class _Sender:
         labels = part_labels(robot.label, len(bodies))
         deliveries: list[Delivery] = []
         for index, (label, body) in enumerate(zip(labels, bodies)):
-            delivery = report(await self.deliver(robot, body, label))
+            delivery = report(await self._deliver_body(robot, body, label))
             deliveries.append(delivery)
             if not delivery.ok and index + 1 < len(bodies):
                 why = (f"part {index + 1} of {len(bodies)} was not delivered, so the parts "
@@ -138,7 +137,8 @@ class _Sender:
                 break
         return deliveries
 
-    async def deliver(self, robot: RobotTarget, body: dict[str, Any], label: str) -> Delivery:
+    async def _deliver_body(self, robot: RobotTarget, body: dict[str, Any], label: str
+                            ) -> Delivery:
         content = encode_body(body)
         policy = self.settings.retry_policy
         started = time.monotonic()
