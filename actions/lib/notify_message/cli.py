@@ -172,13 +172,15 @@ def _run_action(argv: Sequence[str]) -> int:
     return _output(args, result)
 
 
-def _output_options(parser: argparse.ArgumentParser) -> None:
+def _output_options(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the result as JSON (the default when standard output is "
                              "not a terminal)")
     parser.add_argument("--table", action="store_true",
                         help="print the table for people even when standard output is not a "
                              "terminal")
+    if not progress:
+        return
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on standard error (default: when it is a terminal "
                              "and a call makes many deliveries)")
@@ -254,7 +256,7 @@ def _check(argv: Sequence[str]) -> int:
                              "(repeatable; default: all)")
     parser.add_argument("--post-test-message", action="store_true",
                         help="also post a test message to each DingTalk robot")
-    _output_options(parser)
+    _output_options(parser, progress=False)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     config = load_config_file(args.config)

@@ -149,9 +149,16 @@ def check_size(message: DingTalkMessage, robots: Sequence[RobotTarget],
     markdown over it are split or truncated (split.py), other msgtypes are refused."""
     from .split import TooLong, long_message_mode, message_bodies
 
+    checked: set[tuple[object, ...]] = set()
     for robot in robots:
+        mode = long_message_mode(robot, settings.long_messages)
+        # robots differ only by what they add to the message: each variant is cut once
+        variant = (robot.mentions, robot.keywords, mode)
+        if variant in checked:
+            continue
+        checked.add(variant)
         try:
-            message_bodies(message, robot, long_message_mode(robot, settings.long_messages))
+            message_bodies(message, robot, mode)
         except TooLong as exc:
             raise ParameterError("dingdingcontext", str(exc)) from None
 
