@@ -253,9 +253,11 @@ def test_check_needs_a_config_file():
     assert done.returncode == 2 and "--config" in done.stderr
 
 
-def test_json_and_table_together_are_a_usage_error(mail_config):
-    done = run("--config", mail_config[0], *SEND, "--json", "--table")
+def test_json_and_table_together_are_a_usage_error_before_anything_is_sent(mail_config):
+    path, server = mail_config
+    done = run("--config", path, *SEND, "--json", "--table")
     assert done.returncode == 2 and "exclude each other" in done.stderr
+    assert server.sessions == 0
 
 
 def test_the_json_path_never_imports_rich(mail_config):

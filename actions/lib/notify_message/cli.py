@@ -167,6 +167,7 @@ def _run_action(argv: Sequence[str]) -> int:
     if args.params_json:
         params.update(_params_json(args.params_json))
     params.update(dict(args.param))
+    _human(args)  # refuses --json with --table before anything is sent
     config = load_config_file(args.config) if args.config else {}
     result = _with_progress(args, lambda: ACTIONS[args.action](params, config))
     return _output(args, result)
@@ -259,6 +260,7 @@ def _check(argv: Sequence[str]) -> int:
     _output_options(parser, progress=False)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
+    _human(args)
     config = load_config_file(args.config)
     params: dict[str, Any] = {"postTestMessage": args.post_test_message}
     if args.resource:
