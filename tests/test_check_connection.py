@@ -220,3 +220,24 @@ class TestConnectionActionTestCase(BaseActionTestCase):
             resources=["smtp"], postTestMessage=False)
         assert status is True, result["message"]
         assert [c["check"] for c in result["checks"]] == ["connect", "login"]
+
+
+def test_hanging_https_servers_are_bounded_for_dingtalk_and_alibaba(resources, local_ca):
+    with HostileServer("silent", tls_pem=local_ca.server_pem, hold=20) as hanging:
+        where = "127.0.0.1:%d" % hanging.port
+        config = resources(aliyun={"endpoints": {"dysmsapi": f"https://{where}/"},
+                                   "timeout": 1})[0]
+        config["dingtalk_robots"][0]["webhook"] = (f"https://{where}/robot/send?"
+                                                   f"access_token={DINGTALK_TOKEN}")
+        config["dingtalk_allowed_hosts"] = [where]
+        config["dingtalk_timeout"] = 1
+        started = time.monotonic()
+        report = check_connection({"resources": ["dingtalk", "aliyun"]}, config)
+        took = time.monotonic() - started
+    found = rows(report)
+    probe = found[("dingtalk:soc-oncall", "token and signature")]
+    key = found[("aliyun", "access key")]
+    assert probe["ok"] is False and "no answer" in probe["detail"]
+    assert key["ok"] is False and "no answer" in key["detail"]
+    assert took < 6 and not any(k[0] == "clock" for k in found)
+    assert_no_secret(report)
