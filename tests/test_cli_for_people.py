@@ -248,6 +248,12 @@ def test_check_answers_json_and_exits_1_when_a_check_fails(check_config):
     assert "WrongCode" not in done.stdout
 
 
+def test_check_may_follow_the_config_option(check_config):
+    config, tmp_path = check_config
+    done = run("--config", write(tmp_path, config), "check", "--resource", "smtp")
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] is True
+
+
 def test_check_needs_a_config_file():
     done = run("check")
     assert done.returncode == 2 and "--config" in done.stderr

@@ -294,7 +294,9 @@ async def _smtp(label: str, instance: SmtpInstance) -> list[Check]:
             await asyncio.wait_for(client.connect(), timeout=timeout)
         except Exception as exc:  # noqa: BLE001  (every way of failing is a row)
             _, detail = explain_failure(exc, instance)
-            return [Check(label, "connect", False, detail,
+            # most explanations say what to do already: the row does not say it twice
+            advised = any(word in detail for word in ("check ", "set ", "use ", "needs "))
+            return [Check(label, "connect", False, detail, "" if advised else
                           "check emailSendServer (host:port) and tls: 465 speaks implicit TLS, "
                           "587 STARTTLS")]
         rows.append(Check(label, "connect", True, f"{instance.host}:{instance.port} answered "

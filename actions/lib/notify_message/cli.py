@@ -82,8 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["import-playbook"]:
             code = _import_playbook(argv[1:])
-        elif argv[:1] == ["check"]:
-            code = _check(argv[1:])
+        elif _first_word(argv) == "check":
+            at = argv.index("check")
+            code = _check(argv[:at] + argv[at + 1:])
         else:
             code = _run_action(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -96,6 +97,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", debug)
     except (UsageError, NotifyMessageError) as exc:  # ConfigError, PlaybookError included
         return _fail(str(exc), debug)
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value (the action, or
+    ``check``), so that ``--config FILE check`` reads as ``check --config FILE``."""
+    takes_value = {"--config", "--param", "--params-json", "--resource"}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def import_playbook_main(argv: Sequence[str]) -> int:
