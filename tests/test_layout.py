@@ -169,8 +169,9 @@ HEAVY = {"httpx", "notify_message.aliyun.client", "notify_message.channels.dingt
 
 
 @pytest.mark.parametrize("adapter", ["notifyByCustom", "notifyByMessageCenter", "replyDingTalk",
-                                     "listInternalMessages", "flushDigests", "createSilence",
-                                     "listSilences", "expireSilence"])
+                                     "listInternalMessages", "testConnection",
+                                     "flushDigests", "createSilence", "listSilences",
+                                     "expireSilence"])
 def test_importing_an_action_loads_no_channel_and_no_http_client(adapter):
     loaded = _loaded_modules("import %s" % adapter)
     assert "lib.base" in loaded and not loaded & HEAVY, sorted(loaded & HEAVY)
@@ -205,3 +206,9 @@ def test_storm_control_on_sqlite_loads_neither_redis_nor_httpx_for_an_email(smtp
     """ % (config,))
     assert "notify_message.state.sqlite" in loaded
     assert not loaded & {"redis", "httpx", "notify_message.state.redis"}
+
+
+def test_the_command_line_loads_rich_only_for_people():
+    loaded = _loaded_modules("import notify_message.cli, notify_message.dryrun, "
+                             "notify_message.checks")
+    assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}

@@ -447,3 +447,14 @@ def test_a_store_holding_what_cannot_be_read_still_delivers_and_says_so(storm, t
     assert summary["active"] is False and "failed unexpectedly (JSONDecodeError)" in \
         summary["note"]
     assert len(server.received) == 2
+
+
+def test_a_long_message_split_in_parts_keeps_every_part_and_counts_as_one_alert(storm):
+    config, server = storm()
+    text = "\n".join(f"line {n}: " + "x" * 90 for n in range(300))   # about 30 KB
+    first = notify_by_custom(alert(text, dedupKey="long-1"), config)
+    assert first.status and len(first.deliveries) >= 2
+    assert all(d.target.startswith("soc-oncall (part ") for d in first.deliveries)
+    again = notify_by_custom(alert(text, dedupKey="long-1"), config)
+    assert outcomes(again) == [Outcome.SUPPRESSED]
+    assert len(server.received) == len(first.deliveries)

@@ -269,59 +269,61 @@ class StormControl:
 
     def settle(self, slots: Sequence[Slot], verdicts: Sequence[Verdict],
                sent: Sequence[Delivery]) -> list[Delivery]:
-        """One delivery per slot, in order: the verdict's, or what sending it gave."""
-        by_target = {(d.channel, d.target): d for d in sent}
-        out: list[Delivery] = []
+        """The deliveries of every slot, in order: the verdict's, or what sending it gave
+        (one delivery, or one per part of a DingTalk message split in parts)."""
+        groups: list[list[Delivery]] = []
+        claimed: set[int] = set()
         for slot, verdict in zip(slots, verdicts):
             if not verdict.send:
                 assert verdict.delivery is not None
-                out.append(verdict.delivery)
+                groups.append([verdict.delivery])
                 continue
-            delivery = by_target.get((slot.channel, verdict.via or slot.label))
-            if delivery is None:  # a sender that skipped a target: never silently
-                delivery = Delivery.unknown(slot.channel, slot.label,
-                                            "no outcome came back for this target")
+            name = verdict.via or slot.label
+            mine = [d for d in sent if d.channel is slot.channel and
+                    (d.target == name or d.target.startswith(name + " (part "))]
+            claimed.update(id(d) for d in mine)
+            if not mine:  # a sender that skipped a target: never silently
+                mine = [Delivery.unknown(slot.channel, slot.label,
+                                         "no outcome came back for this target")]
             if verdict.via:
-                delivery = replace(delivery, target=slot.label, detail=(
+                mine = [replace(d, target=slot.label + d.target[len(name):], detail=(
                     f"sent through fallback robot {verdict.via} ({verdict.why_via}): "
-                    f"{delivery.detail}"))
-            out.append(delivery)
-        extra = [d for d in sent if (d.channel, d.target) not in {
-            (s.channel, v.via or s.label) for s, v in zip(slots, verdicts) if v.send}]
-        out += extra  # what a sender returned beyond the slots (a bug elsewhere) stays shown
-        if self.store is None:
-            return out
-        try:
-            return self._record(self.store, slots, verdicts, out)
-        except Exception as exc:  # noqa: BLE001
-            self._failed(_unavailable(exc))
-            self.note += "; the outcomes above were not recorded"
-            return out
+                    f"{d.detail}")) for d in mine]
+            groups.append(mine)
+        # what a sender returned beyond the slots (a bug elsewhere) stays shown
+        stray = [d for d in sent if id(d) not in claimed]
+        if self.store is not None:
+            try:
+                self._record(self.store, slots, verdicts, groups)
+            except Exception as exc:  # noqa: BLE001
+                self._failed(_unavailable(exc))
+                self.note += "; the outcomes above were not recorded"
+        return [d for group in groups for d in group] + stray
 
     def _record(self, store: Store, slots: Sequence[Slot], verdicts: Sequence[Verdict],
-                out: list[Delivery]) -> list[Delivery]:
+                groups: list[list[Delivery]]) -> None:
         now = store.now()
         for i, (slot, verdict) in enumerate(zip(slots, verdicts)):
-            delivery = out[i]
             if not verdict.send:
                 continue
-            if slot.channel is Channel.DINGTALK and delivery.code == THROTTLED_ERRCODE \
-                    and not delivery.ok and slot.budget is not None:
+            group = groups[i]
+            if slot.channel is Channel.DINGTALK and slot.budget is not None and any(
+                    d.code == THROTTLED_ERRCODE and not d.ok for d in group):
                 robot_key = "dingtalk:" + verdict.via if verdict.via else slot.budget
                 until = now + self.settings.dingtalk_throttle
                 store.set_until(_throttle_key(robot_key), until)
                 if slot.queue is not None:
-                    delivery = out[i] = self._queue(store, slot, (
+                    group = groups[i] = [self._queue(store, slot, (
                         f"DingTalk answered errcode 130101 (sent too fast); robot "
                         f"{verdict.via or slot.label} is remembered as throttled until "
-                        f"{when(until)}"))
-            if verdict.claim and delivery.outcome in (Outcome.FAILED, Outcome.NOT_SENT):
+                        f"{when(until)}"))]
+            if verdict.claim and all(d.outcome in (Outcome.FAILED, Outcome.NOT_SENT)
+                                     for d in group):
                 store.release(verdict.claim, self.execution)
-            if delivery.ok and self.params.idempotency_key:
+            if all(d.ok for d in group) and self.params.idempotency_key:
                 store.ledger_put(self.params.idempotency_key, slot.identity,
                                  json.dumps({"at": now, "execution": self.execution}),
                                  self.settings.ledger_days * 86400.0)
-        return out
 
     def settle_channels(self, slots: Sequence[Slot], verdicts: Sequence[Verdict],
                         sent: Sequence[Delivery]) -> list[Delivery]:

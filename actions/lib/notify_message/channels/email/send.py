@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import aiosmtplib
 
 from ...result import Channel, Delivery, Redactor
-from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded
+from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded, report
 from .config import SmtpInstance
 from .message import EmailRequest, build_message
 from .providers import explain_smtp_reply
@@ -136,7 +136,7 @@ class _Session:
                         failure = self.failure(exc, before_sending=True)
                         deliveries += [failure(r) for r in recipients[index:]]
                         break
-                deliveries.append(await self.send_one(client, recipient, request))
+                deliveries.append(report(await self.send_one(client, recipient, request)))
             return deliveries
         finally:
             await self.close()
