@@ -152,7 +152,7 @@ LAB_COMMAND = "PYTHONPATH=actions/lib .venv/bin/python -m notify_message lab"
 LONG_RUNNING = {LAB_COMMAND: "Received (Ctrl-C stops the lab):"}
 TESTS_ADD = "# the tests add:"
 # linked into the scratch copy; actions/, .venv/ and .lab/ are its own
-LINKED = ["config.schema.yaml", "examples", "scripts", "testkit", "tests/st2_standin",
+LINKED = ["config.schema.yaml", "examples", "scripts", "sensors", "testkit", "tests/st2_standin",
           "requirements.txt", "requirements-tests.txt"]
 
 

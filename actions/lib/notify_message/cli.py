@@ -37,7 +37,7 @@ from .checks import CheckReport, check_connection
 from .bounded import loads as bounded_loads
 from .errors import ConfigError, NotifyMessageError
 from .notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
-from .result import NotifyResult
+from .result import NotifyResult, Reply
 
 if TYPE_CHECKING:
     from .dryrun import DryRunResult
@@ -47,13 +47,29 @@ __all__ = ["main", "load_config_file", "check_against_schema", "ACTIONS",
 
 PROG = "python -m notify_message"
 ACTIONS: dict[str, Callable[[dict[str, Any], Any],
-                            NotifyResult | DryRunResult | CheckReport]] = {
+                            NotifyResult | DryRunResult | CheckReport | Reply]] = {
     "notifyByCustom": notify_by_custom,
     # internal messages (pmsg) are kept in this process only: there is no datastore here
     "notifyByMessageCenter": notify_by_message_center,
     "replyDingTalk": reply_dingtalk,
     "testConnection": check_connection,
 }
+
+
+def _storm_action(name: str) -> Callable[[dict[str, Any], Any], Reply]:
+    """Storm control's own actions, imported only when one runs."""
+    def call(params: dict[str, Any], config: Any) -> Reply:
+        from .state import commands
+
+        function: Callable[[dict[str, Any], Any], Reply] = getattr(commands, name)
+        return function(params, config)
+    return call
+
+
+ACTIONS.update({"flushDigests": _storm_action("flush_digests_action"),
+                "createSilence": _storm_action("create_silence"),
+                "listSilences": _storm_action("list_silences"),
+                "expireSilence": _storm_action("expire_silence")})
 # the pack's config schema: actions/lib/notify_message -> the pack directory
 SCHEMA_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             os.pardir, os.pardir, os.pardir,
@@ -236,7 +252,8 @@ def _with_progress(args: argparse.Namespace, call: Callable[[], Any]) -> Any:
             PROGRESS.reset(token)
 
 
-def _output(args: argparse.Namespace, result: NotifyResult | DryRunResult | CheckReport) -> int:
+def _output(args: argparse.Namespace,
+            result: NotifyResult | DryRunResult | CheckReport | Reply) -> int:
     if _human(args):
         from .console import render_result
 
