@@ -80,7 +80,7 @@ class DigestFlushSensor(Sensor):
             json.dump(dict(self.config or {}), f)
         self.flusher = subprocess.Popen(
             [sys.executable, "-m", "notify_message.state.flusher", "--config-file", path],
-            stdin=subprocess.DEVNULL, env=env)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)  # errors: stderr
         self.flushers += 1
         self._logger.info("digest flusher started (pid %d)", self.flusher.pid)
         return self.flusher
