@@ -1,6 +1,7 @@
 """The loopback DingTalk server throttles as DingTalk does: 20 messages per rolling minute
 per robot, then errcode 130101 for about 10 minutes; ``time_scale`` compresses both."""
 
+import ssl
 import time
 
 import httpx
@@ -19,7 +20,7 @@ def test_the_21st_message_in_a_minute_is_refused_and_the_robot_stays_throttled(
         dingtalk_server, local_ca, scale):
     server = dingtalk_server([FakeRobot("t1"), FakeRobot("t2")], time_scale=scale,
                              throttle_seconds=600.0)
-    with httpx.Client(verify=local_ca.ca_file) as client:
+    with httpx.Client(verify=ssl.create_default_context(cafile=local_ca.ca_file)) as client:
         codes = [post(client, server, "t1", n) for n in range(21)]
         assert codes == [0] * 20 + [130101]
         assert post(client, server, "t2", 0) == 0          # per robot
