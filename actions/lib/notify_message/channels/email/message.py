@@ -1,30 +1,75 @@
 """An email as it goes out: the typed request the sender takes, and the MIME message.
 
 ``build_message`` makes the message exactly as it goes on the wire: From is the login (QQ
-and NetEase refuse anything else), the subject and body in UTF-8 (RFC 2047 headers), Date
-and Message-ID set, and an HTML body with a plain-text alternative.
+and NetEase refuse anything else), To the receivers, Cc the cc list (bcc never appears in a
+header), the subject and body in UTF-8 (RFC 2047 headers), Date and Message-ID set, an HTML
+body with a plain-text alternative, inline images next to the HTML and attachments after.
+
+Threads: messages that share a ``thread_key`` refer to one root Message-ID
+(``In-Reply-To`` and ``References``), derived from the key and the sender's domain, so that
+mail clients group an incident's updates without any state kept between executions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate, make_msgid
+from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
+from email.utils import formatdate, make_msgid
 
+from .address import envelope_address, needs_smtputf8
 from .config import SmtpInstance
 
-__all__ = ["EmailRequest", "build_message", "unique_addresses"]
+__all__ = ["Attachment", "EmailRequest", "build_message", "unique_addresses", "thread_ids",
+           "message_bytes"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with the message; ``inline`` ones are images the HTML shows by
+    ``cid:<content_id>``."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+    inline: bool = False
+    content_id: str = ""
 
 
 @dataclass(frozen=True)
 class EmailRequest:
+    """One notification by email: ``recipients`` go in To, ``cc`` in Cc, ``bcc`` only in the
+    envelope.  ``names`` are display names by lower-cased address.  ``per_recipient`` None
+    means the instance's ``delivery`` setting decides."""
+
     instance: SmtpInstance
     recipients: tuple[str, ...]
     subject: str
     body: str
     html: bool
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict, hash=False)
+    attachments: tuple[Attachment, ...] = ()
+    thread_key: str = ""
+    per_recipient: bool | None = None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Everyone the message goes to, each once: the receivers, then cc, then bcc."""
+        return unique_addresses((*self.recipients, *self.cc, *self.bcc))
+
+    @property
+    def one_per_recipient(self) -> bool:
+        if self.per_recipient is not None:
+            return self.per_recipient
+        return self.instance.delivery == "per_recipient"
 
 
 def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
@@ -36,20 +81,72 @@ def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(found.values())
 
 
-def build_message(instance: SmtpInstance, recipient: str, subject: str, body: str,
-                  html: bool) -> EmailMessage:
-    """The message as it goes on the wire: From is the login, as QQ and NetEase demand."""
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["Subject"] = subject
-    message["From"] = formataddr((instance.sender_name, instance.username))
-    message["To"] = recipient
+def _domain(instance: SmtpInstance) -> str:
+    return instance.username.rpartition("@")[2].lower()
+
+
+def thread_ids(key: str, domain: str) -> tuple[str, str]:
+    """The thread's root Message-ID and a new Message-ID in the thread, for ``key``."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<thread.{digest}@{domain}>", f"<{digest}.{uuid.uuid4().hex[:16]}@{domain}>"
+
+
+def _header_address(address: str, names: Mapping[str, str]) -> Address:
+    local, _, domain = address.rpartition("@")
+    if not needs_smtputf8(address):  # an international domain goes as IDNA (ASCII)
+        local, _, domain = envelope_address(address).rpartition("@")
+    return Address(display_name=names.get(address.lower(), ""), username=local, domain=domain)
+
+
+def build_message(request: EmailRequest, to: tuple[str, ...] | None = None) -> EmailMessage:
+    """The message as it goes on the wire.  ``to`` given: a message of their own for those
+    receivers (per-recipient delivery), with no Cc header."""
+    instance = request.instance
+    utf8 = any(needs_smtputf8(a) for a in (*request.targets, *request.reply_to))
+    message = EmailMessage(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
+    message["Subject"] = request.subject
+    message["From"] = Address(display_name=instance.sender_name,
+                              addr_spec=instance.username)
+    message["To"] = [_header_address(a, request.names) for a in (to or request.recipients)]
+    if request.cc and to is None:
+        message["Cc"] = [_header_address(a, request.names) for a in request.cc]
+    if request.reply_to:
+        message["Reply-To"] = [_header_address(a, request.names) for a in request.reply_to]
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=instance.username.rpartition("@")[2])
-    if html:
+    if request.thread_key:
+        root, own = thread_ids(request.thread_key, _domain(instance))
+        message["Message-ID"] = own
+        message["In-Reply-To"] = root
+        message["References"] = root
+    else:
+        message["Message-ID"] = make_msgid(domain=_domain(instance))
+    _set_body(message, request)
+    return message
+
+
+def _set_body(message: EmailMessage, request: EmailRequest) -> None:
+    inline = [a for a in request.attachments if a.inline]
+    if request.html:
         from .plaintext import html_to_text  # only HTML bodies need the parser
 
-        message.set_content(html_to_text(body))
-        message.add_alternative(body, subtype="html")
+        message.set_content(html_to_text(request.body))
+        message.add_alternative(request.body, subtype="html")
+        if inline:
+            html_part = message.get_body(("html",))
+            assert html_part is not None
+            for image in inline:
+                maintype, _, subtype = image.content_type.partition("/")
+                html_part.add_related(image.content, maintype, subtype,
+                                      cid=f"<{image.content_id}>", filename=image.filename,
+                                      disposition="inline")
     else:
-        message.set_content(body)
-    return message
+        message.set_content(request.body)
+    for item in request.attachments:
+        if not item.inline:
+            maintype, _, subtype = item.content_type.partition("/")
+            message.add_attachment(item.content, maintype, subtype, filename=item.filename)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as DATA carries it (before dot-stuffing), CRLF line ends."""
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

@@ -29,7 +29,8 @@ __all__ = ["Reply", "Transaction", "MailSession", "MalformedReply", "SessionClos
            "WRITE_BYTES", "dot_stuffed"]
 
 WRITE_BYTES = 64 * 1024        # one write of a pipelined group; a larger group takes more
-MAX_REPLY_LINE = 1024          # RFC 5321 4.5.3.1.5 allows 512; some servers say more
+MAX_REPLY_LINE = 8192          # RFC 5321 4.5.3.1.5 allows 512; aiosmtplib's bound
+MAX_REPLY = 32 * 1024          # one (multi-line) reply, as aiosmtplib bounds it
 MAX_BUFFERED = 256 * 1024      # unparsed bytes from the server before it counts as hostile
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _CODE = re.compile(rb"^[2-5][0-9][0-9]$")
@@ -99,8 +100,8 @@ class _ReplyReader(asyncio.Protocol):
             if self._lines and line[:3] != self._lines[0][:3]:
                 raise MalformedReply("a multi-line reply changed its code")
             self._lines.append(line)
-            if sum(len(part) for part in self._lines) > MAX_BUFFERED:
-                raise MalformedReply("a reply of more than 256 KiB")
+            if sum(len(part) for part in self._lines) > MAX_REPLY:
+                raise MalformedReply("a reply of more than 32 KiB")
             if line[3:4] != b"-":
                 text = "\n".join(part[4:].decode("utf-8", "replace").strip()
                                  for part in self._lines)
