@@ -369,7 +369,8 @@ async def _serve(port: int, spool: Spool, behaviour: SmtpBehaviour, server_pem: 
         handler = _Handler(behaviour, current)
         smtp = smtp_class(handler, authenticator=handler.authenticate, auth_required=True,
                           auth_require_tls=False, hostname="localhost",
-                          data_size_limit=behaviour.max_message_bytes)
+                          data_size_limit=behaviour.max_message_bytes,
+                          enable_SMTPUTF8=True)  # offered or not by handle_EHLO
         return smtp
 
     tls = server_context(server_pem) if server_pem else None
