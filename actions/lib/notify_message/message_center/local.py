@@ -47,7 +47,8 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     target = [recipient.aliuid]
     for channel in plan.used:
         if channel == "email":
-            jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx)))
+            jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx,
+                                                              _thread_key(request))))
         elif channel == "pmsg":
             jobs.append(guarded(Channel.PMSG, target, _pmsg(message, recipient, inbox, ctx)))
         elif channel == "sms":
@@ -58,8 +59,17 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 
+def _thread_key(request: MessageCenterRequest) -> str:
+    """An incident's (or alert's) mails thread together: the new one and its updates."""
+    for name, kind in (("incidentID", "incident"), ("alertID", "alert")):
+        value = str(request.variables.get(name) or "").strip()
+        if value:
+            return f"{kind}:{value}"
+    return ""
+
+
 async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
-                 ctx: DeliveryContext) -> list[Delivery]:
+                 ctx: DeliveryContext, thread_key: str = "") -> list[Delivery]:
     from ..channels.email.send import send_email
 
     addresses = unique_addresses(c.email for c in recipient.contacts if c.email)
@@ -73,7 +83,8 @@ async def _email(message: RenderedMessage, recipient: Recipient, config: PackCon
         return [Delivery.not_sent(Channel.EMAIL, address,
                                   f"{wanted} is not configured under smtp_instances")
                 for address in addresses]
-    request = EmailRequest(instance, addresses, message.subject, message.body, html=False)
+    request = EmailRequest(instance, addresses, message.subject, message.body, html=False,
+                           thread_key=thread_key)
     return await send_email(request, ctx)
 
 

@@ -23,8 +23,8 @@ __all__ = ["DEFAULT_SUBJECT", "EmailRequest", "parse_email_address", "parse_emai
 DEFAULT_SUBJECT = "Security notification"
 MAX_RECIPIENTS = 1000        # addresses in one call
 MAX_BODY = 1_000_000         # characters of emailcontext
-_HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|th|ul|ol|li|a|b|strong|em|h[1-6]|span|pre|img)\b"
-                   r"[^<>]*>", re.IGNORECASE)
+_HTML = re.compile(r"<(html|body|p|div|br|table|tr|td|th|ul|ol|li|a|b|strong|em|h[1-6]|span"
+                   r"|pre|img)\b[^<>]*>", re.IGNORECASE)
 
 
 EMAIL_FORMATS = ("auto", "text", "html")

@@ -201,10 +201,13 @@ class _Session:
         attempts: dict[str, int] = {r: 0 for r in batch.recipients}
         pending = list(batch.recipients)
         retries = 0
+        last: tuple[Transaction, list[str]] | None = None   # the latest try, and to whom
         while pending:
             opened = await self.session(pending)
             if isinstance(opened, list):
-                done.update((d.target, _counted(d, attempts[d.target])) for d in opened)
+                for d in opened:
+                    done[d.target] = (self._given_up(*last, d.target, attempts[d.target],
+                                                     d.detail) if last is not None else d)
                 break
             pending = self._refuse_unsendable(opened, pending, content, done)
             if not pending:
@@ -215,6 +218,7 @@ class _Session:
                 timeout=self.instance.timeout, utf8=any(needs_smtputf8(r) for r in pending))
             for r in pending:
                 attempts[r] += 1
+            last = transaction, list(pending)
             retry, progress = self._outcomes(transaction, pending, label, message_id, done,
                                              attempts)
             if not retry:
@@ -226,7 +230,7 @@ class _Session:
             wait = policy.next_delay(retries, loop.time() - started)
             if wait is None:
                 for r in retry:
-                    done[r] = self._given_up(transaction, r, pending, attempts[r])
+                    done[r] = self._given_up(transaction, pending, r, attempts[r])
                 break
             await asyncio.sleep(wait)
             pending = retry
@@ -310,11 +314,14 @@ class _Session:
         code, detail = explain_failure(_Answered(reply), self.instance)
         return Delivery.failed(CHANNEL, "", self.redactor(detail), code=code)
 
-    def _given_up(self, tx: Transaction, r: str, pending: list[str], attempts: int
-                  ) -> Delivery:
-        """A receiver still refused for the moment when the retry policy is spent."""
+    def _given_up(self, tx: Transaction, pending: Sequence[str], r: str, attempts: int,
+                  why: str = "") -> Delivery:
+        """A receiver still refused for the moment when the retry policy (or the login
+        budget: ``why``) is spent."""
         answer = _answer_for(tx, r, pending)
         tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        if why:
+            tries += "; not retried: " + why.removeprefix("not sent: ")
         if answer is not None:
             code, detail = explain_failure(_Answered(answer), self.instance)
             return Delivery.failed(CHANNEL, r, self.redactor(detail + tries), code=code,
@@ -328,7 +335,7 @@ def _counted(delivery: Delivery, attempts: int) -> Delivery:
     return dataclasses.replace(delivery, attempts=max(delivery.attempts, attempts))
 
 
-def _answer_for(tx: Transaction, r: str, pending: list[str]) -> Reply | None:
+def _answer_for(tx: Transaction, r: str, pending: Sequence[str]) -> Reply | None:
     """The answer that refused ``r`` in ``tx`` (MAIL, its RCPT, DATA or the final one)."""
     if tx.mail is not None and not tx.mail.positive:
         return tx.mail
@@ -343,7 +350,7 @@ def _answer_for(tx: Transaction, r: str, pending: list[str]) -> Reply | None:
     return tx.data if tx.data is not None and tx.data.code != 354 else None
 
 
-def _too_many(tx: Transaction, r: str, pending: list[str]) -> bool:
+def _too_many(tx: Transaction, r: str, pending: Sequence[str]) -> bool:
     answer = _answer_for(tx, r, pending)
     return answer is not None and answer.code == 452 and tx.delivered
 
@@ -386,4 +393,3 @@ def explain_failure(exc: BaseException, instance: SmtpInstance) -> tuple[str | N
     if isinstance(cause, OSError):
         return None, f"could not talk to {where}: {cause.strerror or cause}"
     return None, f"failed talking to {where}: {type(exc).__name__}: {str(exc)[:200]}"
-
