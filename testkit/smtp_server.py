@@ -125,8 +125,9 @@ class LocalSmtpServer:
     @property
     def commands(self) -> list[dict[str, Any]]:
         """Every MAIL / RCPT / DATA / RSET as it arrived: ``verb`` and ``pipelined`` (more
-        input was already waiting behind it: the client did not wait for the answer)."""
-        return list(self._child.spool.read("command"))
+        input was already waiting behind it: the client did not wait for the answer).  A
+        session's commands are recorded when it QUITs or its connection ends."""
+        return [c for session in self._child.spool.read("commands") for c in session]
 
     @property
     def sessions(self) -> int:
@@ -318,10 +319,30 @@ def _smtp_class() -> type[SMTP]:
             # the client wrote more before our answer: input is already waiting behind it
             return bool(getattr(self._reader, "_buffer", b""))
 
+        command_log: list[dict[str, Any]] | None = None
+
+        def _flush_commands(self) -> None:
+            # one record per session, not per command: a file per RCPT would make the
+            # oracle, not the client, the slow part of a 200-recipient transaction
+            if self.command_log:
+                self.event_handler.spool.write("commands", self.command_log)
+            self.command_log = None
+
+        async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802
+            self._flush_commands()
+            await super().smtp_QUIT(arg)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._flush_commands()
+            super().connection_lost(exc)
+
         async def _synchronised(self, verb: str) -> bool:
             pipelined = self._pipelined()
-            self.event_handler.spool.write("command", {"verb": verb, "pipelined": pipelined})
+            if self.command_log is None:
+                self.command_log = []
+            self.command_log.append({"verb": verb, "pipelined": pipelined})
             if pipelined and not self.event_handler.behaviour.pipelining:
+                self._flush_commands()
                 await self.push("554 SMTP synchronization error")
                 if self.transport is not None:
                     self.transport.close()

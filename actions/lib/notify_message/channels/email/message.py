@@ -13,7 +13,7 @@ mail clients group an incident's updates without any state kept between executio
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -88,7 +88,7 @@ def _domain(instance: SmtpInstance) -> str:
 def thread_ids(key: str, domain: str) -> tuple[str, str]:
     """The thread's root Message-ID and a new Message-ID in the thread, for ``key``."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return f"<thread.{digest}@{domain}>", f"<{digest}.{uuid.uuid4().hex[:16]}@{domain}>"
+    return f"<thread.{digest}@{domain}>", f"<{digest}.{os.urandom(8).hex()}@{domain}>"
 
 
 def _header_address(address: str, names: Mapping[str, str]) -> Address:

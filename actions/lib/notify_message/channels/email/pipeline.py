@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -36,8 +35,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _CODE = re.compile(rb"^[2-5][0-9][0-9]$")
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """One SMTP reply: its code and text (the lines of a multi-line reply joined by \\n)."""
 
     code: int
@@ -148,7 +146,6 @@ class _ReplyReader(asyncio.Protocol):
         return self._replies.popleft()
 
 
-@dataclass
 class Transaction:
     """What the server answered to one mail transaction, as far as it got.
 
@@ -158,15 +155,23 @@ class Transaction:
     ``content_sent`` whether the content had gone out by then: after it, the accepted
     recipients may have the message."""
 
-    recipients: tuple[str, ...]
-    mail: Reply | None = None
-    rcpt: list[Reply | None] = field(default_factory=list)
-    data: Reply | None = None
-    final: Reply | None = None
-    content_sent: bool = False
-    error: BaseException | None = None
-    pipelined: bool = False
-    writes: int = 0
+    # a plain class, not a dataclass: every execution is a new process, and making a
+    # dataclass costs more at import than this whole module's other definitions
+
+    def __init__(self, recipients: tuple[str, ...], *, pipelined: bool) -> None:
+        self.recipients = recipients
+        self.pipelined = pipelined
+        self.mail: Reply | None = None
+        self.rcpt: list[Reply | None] = []
+        self.data: Reply | None = None
+        self.final: Reply | None = None
+        self.content_sent = False
+        self.error: BaseException | None = None
+        self.writes = 0
+
+    def __repr__(self) -> str:
+        return (f"Transaction(mail={self.mail}, rcpt={len(self.rcpt)} answers, "
+                f"data={self.data}, final={self.final}, error={self.error!r})")
 
     @property
     def accepted(self) -> list[str]:
