@@ -11,6 +11,7 @@ answer waits ten.  TLS passes through untouched (the proxy never looks inside).
 from __future__ import annotations
 
 import asyncio
+import collections
 from typing import Any
 
 from testkit.child import ChildServer, announce_ready, child_parser
@@ -41,19 +42,23 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 delay: float) -> None:
     """Forward what ``reader`` gives to ``writer``, each chunk ``delay`` after it came."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+    waiting: collections.deque[tuple[float, bytes]] = collections.deque()
+    arrived = asyncio.Event()
 
     async def forward() -> None:
         while True:
-            due, chunk = await queue.get()
+            while not waiting:
+                arrived.clear()
+                await arrived.wait()
+            due, chunk = waiting.popleft()
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             # everything else that is due goes in the same turn: a sleep per chunk would add
             # the event loop's millisecond granularity to every reply of a pipelined group
             chunks = [chunk]
-            while chunk and not queue.empty() and queue._queue[0][0] <= loop.time():  # type: ignore[attr-defined]
-                chunk = queue.get_nowait()[1]
+            while chunk and waiting and waiting[0][0] <= loop.time():
+                chunk = waiting.popleft()[1]
                 chunks.append(chunk)
             data = b"".join(chunks)
             if data:
@@ -67,7 +72,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     try:
         while True:
             chunk = await reader.read(CHUNK)
-            queue.put_nowait((loop.time() + delay, chunk))
+            waiting.append((loop.time() + delay, chunk))
+            arrived.set()
             if not chunk:
                 break
         await sender
