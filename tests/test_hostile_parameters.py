@@ -50,6 +50,8 @@ from notify_message.message_center.inbox import (
 )
 from notify_message.notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from notify_message.parameters import (
+    ACTION_PARAMETERS,
+    CUSTOM_EMAIL_PARAMETERS,
     CUSTOM_PARAMETERS,
     IMPORT_PLAYBOOK_PARAMETERS,
     LIST_MESSAGES_PARAMETERS,
@@ -87,8 +89,10 @@ CUSTOM_BASE = {
     **{name: _DINGTALK for name in _DINGTALK},
     "customReceiver": {"emailcontext": "body", "customReceiver": {"emails": ["b@163.com"]}},
     "jsonInput": {"jsonInput": {"receivers": ["a@163.com"], "emailcontext": "body"}},
+    # the email extras beyond the component's 14, each beside a valid mail
+    **{name: _EMAIL for name in CUSTOM_EMAIL_PARAMETERS},
 }
-assert set(CUSTOM_BASE) == set(CUSTOM_PARAMETERS)
+assert set(CUSTOM_BASE) == set(CUSTOM_PARAMETERS + CUSTOM_EMAIL_PARAMETERS)
 
 MC_BASE = {"aliuid": "1766", "eventId": "yundun_soar_incident_generate",
            "channelTypeList": "pmsg,email", "lang": "en",
@@ -158,7 +162,7 @@ def _import(name, value):
 
 
 ACTIONS = {
-    "notifyByCustom": (CUSTOM_PARAMETERS, _custom),
+    "notifyByCustom": (ACTION_PARAMETERS["notifyByCustom"], _custom),
     "notifyByMessageCenter": (MESSAGE_CENTER_PARAMETERS, _message_center),
     "replyDingTalk": (REPLY_PARAMETERS, _reply),
     "listInternalMessages": (LIST_MESSAGES_PARAMETERS, _list),
