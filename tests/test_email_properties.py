@@ -28,8 +28,8 @@ def test_an_accepted_address_is_one_printable_line_with_one_at(text):
 
 
 @SETTINGS
-@given(st.sampled_from(["用户", "ops", "a.b+tag"]), st.sampled_from(["例子.中国", "bücher.de",
-                                                                      "163.com"]))
+@given(st.sampled_from(["用户", "ops", "a.b+tag"]),
+       st.sampled_from(["例子.中国", "bücher.de", "163.com"]))
 def test_an_international_domain_is_accepted_and_its_envelope_is_idna(local, domain):
     address, _ = named_address(f"{local}@{domain}")
     envelope = envelope_address(address)
