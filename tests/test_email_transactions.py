@@ -156,7 +156,7 @@ def test_a_message_over_the_server_s_size_is_not_sent_and_says_so(smtp_config):
 @pytest.mark.parametrize("offered", [True, False])
 def test_a_non_ascii_local_part_needs_smtputf8(smtp_config, offered):
     config, server = smtp_config(smtputf8=offered)
-    result = send(config, receivers="张三@163.com,b@163.com")
+    result = send(config, receivers="b@163.com", bcc="张三@163.com")  # bcc: in no header
     by_target = {d.target: d for d in result.deliveries}
     assert by_target["b@163.com"].ok
     if offered:
@@ -167,6 +167,24 @@ def test_a_non_ascii_local_part_needs_smtputf8(smtp_config, offered):
         assert refused.outcome.value == "not sent" and "张三@163.com" in refused.detail
         assert "SMTPUTF8" in refused.detail
         assert server.received[0].rcpt_tos == ("b@163.com",)
+
+
+def test_a_non_ascii_address_in_a_header_needs_smtputf8_for_the_whole_message(smtp_config):
+    config, server = smtp_config(smtputf8=False)
+    result = send(config, receivers="张三@163.com,b@163.com")
+    assert [d.outcome.value for d in result.deliveries] == ["not sent"] * 2
+    assert "headers show 张三@163.com" in result.deliveries[1].detail
+    assert server.transactions == []
+    # one message each: the ASCII receiver's message shows only their own address
+    result = send(config, receivers="张三@163.com,b@163.com", emailPerRecipient=True)
+    assert [d.ok for d in result.deliveries] == [False, True]
+    assert server.received[0].rcpt_tos == ("b@163.com",)
+
+
+def test_with_smtputf8_offered_the_headers_carry_the_address_as_written(smtp_config):
+    config, server = smtp_config()
+    assert send(config, receivers="张三 <张三@163.com>").status
+    assert server.received[0].message["To"] == "张三 <张三@163.com>"
 
 
 def test_an_idn_domain_is_punycode_in_the_envelope(smtp_config):

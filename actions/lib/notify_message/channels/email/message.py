@@ -26,7 +26,7 @@ from .address import envelope_address, needs_smtputf8
 from .config import SmtpInstance
 
 __all__ = ["Attachment", "EmailRequest", "build_message", "unique_addresses", "thread_ids",
-           "message_bytes"]
+           "message_bytes", "header_addresses", "header_utf8"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,24 @@ def _header_address(address: str, names: Mapping[str, str]) -> Address:
     return Address(display_name=names.get(address.lower(), ""), username=local, domain=domain)
 
 
+def header_addresses(request: EmailRequest, to: tuple[str, ...] | None = None
+                     ) -> tuple[str, ...]:
+    """The addresses the message's headers show (never bcc)."""
+    shown = to or request.recipients
+    return (*shown, *(request.cc if to is None else ()), *request.reply_to)
+
+
+def header_utf8(request: EmailRequest, to: tuple[str, ...] | None = None) -> bool:
+    """Whether a header address has a non-ASCII local part: then the whole message is
+    written as SMTPUTF8 (RFC 6532) and needs a server that offers it."""
+    return any(needs_smtputf8(a) for a in header_addresses(request, to))
+
+
 def build_message(request: EmailRequest, to: tuple[str, ...] | None = None) -> EmailMessage:
     """The message as it goes on the wire.  ``to`` given: a message of their own for those
     receivers (per-recipient delivery), with no Cc header."""
     instance = request.instance
-    utf8 = any(needs_smtputf8(a) for a in (*request.targets, *request.reply_to))
-    message = EmailMessage(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
+    message = EmailMessage(policy=SMTPUTF8_POLICY if header_utf8(request, to) else SMTP_POLICY)
     message["Subject"] = request.subject
     message["From"] = Address(display_name=instance.sender_name,
                               addr_spec=instance.username)

@@ -25,6 +25,7 @@ import math
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosmtplib
 
@@ -32,7 +33,7 @@ from ...result import Channel, Delivery, Redactor
 from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded
 from .address import envelope_address, needs_smtputf8
 from .config import SmtpInstance
-from .message import EmailRequest, build_message, message_bytes
+from .message import EmailRequest, build_message, header_addresses, message_bytes
 from .pipeline import MailSession, MalformedReply, Reply, SessionClosed, Transaction
 from .providers import explain_smtp_reply
 
@@ -106,17 +107,24 @@ class _Shared:
         self.request = request
         self.logins = logins
         self.numbers = itertools.count(1)
-        self._content: tuple[bytes, str] | None = None
+        self._content: _Content | None = None
 
-    def content(self, batch: _Batch) -> tuple[bytes, str]:
-        """The message's bytes and Message-ID for a batch."""
-        if batch.to is not None:
-            message = build_message(self.request, batch.to)
-            return message_bytes(message), str(message["Message-ID"])
-        if self._content is None:
-            message = build_message(self.request)
-            self._content = message_bytes(message), str(message["Message-ID"])
-        return self._content
+    def content(self, batch: _Batch) -> _Content:
+        """The message for a batch: built once for all, or once per per-recipient batch."""
+        if batch.to is None and self._content is not None:
+            return self._content
+        message = build_message(self.request, batch.to)
+        utf8 = [a for a in header_addresses(self.request, batch.to) if needs_smtputf8(a)]
+        made = _Content(message_bytes(message), str(message["Message-ID"]), tuple(utf8))
+        if batch.to is None:
+            self._content = made
+        return made
+
+
+class _Content(NamedTuple):
+    data: bytes
+    message_id: str
+    utf8_headers: tuple[str, ...]   # header addresses that need SMTPUTF8
 
 
 class _Session:
@@ -190,7 +198,7 @@ class _Session:
     async def deliver(self, batch: _Batch) -> list[Delivery]:
         """One message to a batch: transactions until every receiver has an outcome."""
         try:  # built here: a large per-recipient fan-out never holds every message at once
-            content, message_id = self.shared.content(batch)
+            content = self.shared.content(batch)
         except Exception as exc:  # noqa: BLE001  (one message's problem, not the call's)
             return [Delivery.not_sent(CHANNEL, r, f"the message could not be built "
                                       f"({type(exc).__name__})") for r in batch.recipients]
@@ -214,13 +222,14 @@ class _Session:
                 break
             label = str(next(self.shared.numbers))
             transaction = await opened.transaction(
-                self.instance.username, tuple(envelope_address(r) for r in pending), content,
-                timeout=self.instance.timeout, utf8=any(needs_smtputf8(r) for r in pending))
+                self.instance.username, tuple(envelope_address(r) for r in pending),
+                content.data, timeout=self.instance.timeout,
+                utf8=bool(content.utf8_headers) or any(needs_smtputf8(r) for r in pending))
             for r in pending:
                 attempts[r] += 1
             last = transaction, list(pending)
-            retry, progress = self._outcomes(transaction, pending, label, message_id, done,
-                                             attempts)
+            retry, progress = self._outcomes(transaction, pending, label, content.message_id,
+                                             done, attempts)
             if not retry:
                 break
             if progress and all(_too_many(transaction, r, pending) for r in retry):
@@ -237,16 +246,24 @@ class _Session:
         return [done.get(r) or Delivery.unknown(CHANNEL, r, "no outcome was recorded")
                 for r in batch.recipients]
 
-    def _refuse_unsendable(self, session: MailSession, pending: list[str], content: bytes,
+    def _refuse_unsendable(self, session: MailSession, pending: list[str], content: _Content,
                            done: dict[str, Delivery]) -> list[str]:
         """What this server cannot take is refused before the transaction, by name."""
-        if session.size_limit is not None and len(content) > session.size_limit:
-            why = (f"the message is {len(content)} bytes and {self.instance.endpoint} takes at "
+        size = len(content.data)
+        if session.size_limit is not None and size > session.size_limit:
+            why = (f"the message is {size} bytes and {self.instance.endpoint} takes at "
                    f"most {session.size_limit} (its SIZE); send smaller attachments")
             done.update((r, Delivery.not_sent(CHANNEL, r, why)) for r in pending)
             return []
         if session.smtputf8:
             return pending
+        if content.utf8_headers:
+            why = (f"the message's headers show {', '.join(content.utf8_headers)}, with a "
+                   f"non-ASCII local part, and {self.instance.endpoint} does not offer SMTPUTF8 "
+                   "(RFC 6531); use ASCII addresses, or emailPerRecipient so that each "
+                   "receiver's message shows only their own address")
+            done.update((r, Delivery.not_sent(CHANNEL, r, why)) for r in pending)
+            return []
         for r in pending:
             if needs_smtputf8(r):
                 done[r] = Delivery.not_sent(CHANNEL, r, (
