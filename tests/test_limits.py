@@ -1,4 +1,4 @@
-"""The README's Limits table says what the code enforces: every row names the constant."""
+"""The Limits table of docs/development.md is what the code enforces: each row names a constant."""
 
 import importlib
 import os
@@ -9,7 +9,7 @@ from conftest import PACK_DIR
 
 
 def rows():
-    with open(os.path.join(PACK_DIR, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(PACK_DIR, "docs", "development.md"), encoding="utf-8") as f:
         text = f.read()
     table = text.split("### Limits", 1)[1].split("\n\n", 2)[1]
     for line in table.splitlines()[2:]:
@@ -25,7 +25,7 @@ def test_the_table_has_rows():
 
 
 @pytest.mark.parametrize("what, limit, where", ROWS)
-def test_a_limit_in_the_readme_is_the_constant_it_names(what, limit, where):
+def test_a_limit_in_the_docs_is_the_constant_it_names(what, limit, where):
     module, _, name = where.rpartition(".")
     value = getattr(importlib.import_module("notify_message." + module), name)
     numbers = [int(n) for n in re.findall(r"\d+", limit)]
