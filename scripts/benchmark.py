@@ -41,7 +41,7 @@ The same SMTP server behind testkit/latency_proxy.py, which delays each directio
 receivers in one notifyByCustom call (one pipelined transaction), against today's
 per-recipient mode (one aiosmtplib ``send_message`` per receiver over one session, as
 0.4.0 sends), and our per-recipient mode (pipelined, one message each) for comparison.
-The target is at least 50x.
+The sub-second runs are the median of five. The target is at least 50x.
 
     .venv/bin/python scripts/benchmark.py transaction [--recipients 200] [--runs 15]
     .venv/bin/python scripts/benchmark.py latency [--recipients 200] [--delay 0.01]
@@ -155,8 +155,9 @@ def fanout(args):
                                       dingtalk.connections - connections_before, args.robots))
             ratios.append((max_sessions, naive_seconds / pack_seconds))
         runs_total = 1 + len(runs)
+        # count recipients, not messages: the pack sends one message to many
         if len(dingtalk.received) != runs_total * args.robots \
-                or len(smtp.received) != runs_total * len(recipients):
+                or sum(len(m.rcpt_tos) for m in smtp.received) != runs_total * len(recipients):
             raise SystemExit("the servers did not receive every message")
     ca.cleanup()
     for max_sessions, ratio in ratios:
@@ -377,16 +378,23 @@ def latency(args):
         }
         seconds = {}
         for name, work in runs.items():
-            before = len(smtp.received)
-            started = time.perf_counter()
-            work()
-            seconds[name] = time.perf_counter() - started
-            got = sum(len(m.rcpt_tos) for m in smtp.received[before:])
-            if got != len(recipients):
-                raise SystemExit("%s: the server got %d of %d recipients"
-                                 % (name, got, len(recipients)))
-            print("%-58s %7.2f s  (%d messages)" % (name + ":", seconds[name],
-                                                    len(smtp.received) - before))
+            # the sub-second runs: the median of five, so that one stall of a shared
+            # machine does not decide the ratio; the long ones once
+            repeat = 1 if "per-recipient" in name or "emailPerRecipient" in name else 5
+            times = []
+            for _ in range(repeat):
+                before = len(smtp.received)
+                started = time.perf_counter()
+                work()
+                times.append(time.perf_counter() - started)
+                got = sum(len(m.rcpt_tos) for m in smtp.received[before:])
+                if got != len(recipients):
+                    raise SystemExit("%s: the server got %d of %d recipients"
+                                     % (name, got, len(recipients)))
+            seconds[name] = statistics.median(times)
+            print("%-58s %7.2f s  (%d messages%s)" % (
+                name + ":", seconds[name], len(smtp.received) - before,
+                ", median of %d runs" % repeat if repeat > 1 else ""))
     ca.cleanup()
     today, per_recipient, ours, split = seconds.values()
     print("ratio: one transaction %.1fx faster than today's per-recipient mode (target >= 50x);"

@@ -366,3 +366,11 @@ def test_a_bad_email_extra_is_refused_naming_the_parameter(smtp_config, params, 
         result.message
     assert words in result.message
     assert server.sessions == 0
+
+
+def test_a_rejected_login_is_not_tried_again_for_each_per_recipient_message(smtp_config):
+    config, server = smtp_config(instance_overrides={"emailPassword": "Expired0ldCode99"})
+    result = send(config, receivers="a@163.com,b@163.com,c@163.com", emailPerRecipient=True)
+    assert [(d.outcome.value, d.code) for d in result.deliveries] == [("not sent", "535")] * 3
+    assert all("generate a new one" in d.detail for d in result.deliveries)
+    assert server.sessions == 1

@@ -43,7 +43,8 @@ class Reply(NamedTuple):
 
     @property
     def positive(self) -> bool:
-        return 200 <= self.code < 400
+        """A completion (2xx): what MAIL and RCPT must answer to go on."""
+        return 200 <= self.code < 300
 
     @property
     def temporary(self) -> bool:
@@ -203,7 +204,9 @@ class MailSession:
         self.smtputf8 = "smtputf8" in extensions
         self.eightbitmime = "8bitmime" in extensions
         size = extensions.get("size", "").strip()
-        self.size_limit = int(size) if size.isascii() and size.isdigit() and int(size) else None
+        # a hostile "SIZE 99...9" of thousands of digits must not reach int()
+        self.size_limit = (int(size) if size.isascii() and size.isdigit() and len(size) <= 18
+                           and int(size) else None)
         self._transport: asyncio.WriteTransport = transport  # type: ignore[assignment]
         self._reader = _ReplyReader()
         transport.set_protocol(self._reader)

@@ -136,6 +136,9 @@ class _Session:
         self.shared = shared
         self.mail: MailSession | None = None
         self.client: aiosmtplib.SMTP | None = None
+        # a session that could not be opened (refused, TLS, a wrong authorization code) is
+        # not tried again for the next message: the rest get the same answer
+        self.open_failure: tuple[str | None, str] | None = None
 
     def redactor(self, text: str) -> str:
         return self._call_redactor(self._auth_redactor(text))
@@ -183,6 +186,10 @@ class _Session:
         if self.mail is not None and self.mail.usable:
             return self.mail
         await self.close()
+        if self.open_failure is not None:
+            code, detail = self.open_failure
+            return [Delivery.not_sent(CHANNEL, r, detail, code=code, attempts=1)
+                    for r in pending]
         if not self.shared.logins.take():
             why = ("the server closed the session and this call's one new login is used up "
                    "(no login loop)")
@@ -192,6 +199,7 @@ class _Session:
         except Exception as exc:  # noqa: BLE001  (nothing was sent)
             await self.close()
             code, detail = explain_failure(exc, self.instance)
+            self.open_failure = code, self.redactor(detail)
             return [Delivery.not_sent(CHANNEL, r, self.redactor(detail), code=code, attempts=1)
                     for r in pending]
 
