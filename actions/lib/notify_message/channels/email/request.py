@@ -58,6 +58,7 @@ def _address_items(parameter: str, value: Any) -> list[Any]:
 def _addresses(parameter: str, value: Any, names: dict[str, str]) -> tuple[str, ...]:
     """The receivers' forms: a list, JSON, comma separated text, {"email": ...} objects."""
     addresses = []
+    seen: set[str] = set()
     for i, item in enumerate(_address_items(parameter, value)):
         if isinstance(item, Mapping):  # the component's form: {"userid": -1, "email": "..."}
             if is_blank(item.get("email")):
@@ -68,6 +69,10 @@ def _addresses(parameter: str, value: Any, names: dict[str, str]) -> tuple[str, 
         if name:
             names.setdefault(address.lower(), name)
         addresses.append(address)
+        seen.add(address.lower())
+        if len(seen) > MAX_RECIPIENTS:  # refused anyway: do not read 100000 of them
+            raise ParameterError(parameter, f"has more than {MAX_RECIPIENTS} addresses; at "
+                                 f"most {MAX_RECIPIENTS} are mailed in one call")
     return unique_addresses(addresses)
 
 
