@@ -374,3 +374,19 @@ def test_a_rejected_login_is_not_tried_again_for_each_per_recipient_message(smtp
     assert [(d.outcome.value, d.code) for d in result.deliveries] == [("not sent", "535")] * 3
     assert all("generate a new one" in d.detail for d in result.deliveries)
     assert server.sessions == 1
+
+
+def test_address_headers_keep_names_whole_and_lines_short(smtp_config):
+    config, server = smtp_config()
+    long_name = "Security Operations, Night Shift (Hangzhou) " * 3
+    receivers = ['"Zhang, San (SOC)" <zhang@163.com>', "张三 <san@163.com>",
+                 '"%s" <night@163.com>' % long_name.strip()] + [
+        "r%03d@163.com" % i for i in range(90)]
+    assert send(config, receivers=receivers).status
+    [mail] = server.received
+    names = [(a.display_name, a.addr_spec) for a in mail.message["To"].addresses]
+    assert names[:3] == [("Zhang, San (SOC)", "zhang@163.com"), ("张三", "san@163.com"),
+                         (long_name.strip(), "night@163.com")]
+    assert len(names) == 93
+    header_block = mail.data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in header_block.split(b"\r\n")) <= 78
