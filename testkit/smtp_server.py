@@ -232,7 +232,8 @@ class _Handler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
                           address: str, mail_options: list[str]) -> str:
-        await asyncio.sleep(self.behaviour.latency)
+        if self.behaviour.latency:  # no extra turn of the loop per command without one
+            await asyncio.sleep(self.behaviour.latency)
         self.refused = []
         scripted = self.current.scripted("MAIL")
         if scripted == "DROP":
@@ -257,7 +258,8 @@ class _Handler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
                           address: str, rcpt_options: list[str]) -> str:
-        await asyncio.sleep(self.behaviour.latency)
+        if self.behaviour.latency:  # no extra turn of the loop per command without one
+            await asyncio.sleep(self.behaviour.latency)
         reply = self.current.scripted(f"RCPT {address}", "RCPT")
         if reply == "DROP":
             _abort(server)
@@ -288,7 +290,8 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
                           envelope: Envelope) -> str:
-        await asyncio.sleep(self.behaviour.latency)
+        if self.behaviour.latency:  # no extra turn of the loop per command without one
+            await asyncio.sleep(self.behaviour.latency)
         scripted = self.current.scripted("END")
         if self.behaviour.drop_on_data or scripted == "DROP":
             self._end(envelope, "DROP")
