@@ -22,6 +22,11 @@ documented limits are restated below, each from Alibaba Cloud's public API refer
 - the SingleCallByTts API reference (Dyvmsapi 2017-05-25): PlayTimes "取值范围为1~3",
   Volume "取值范围为0~100" (default 100), Speed from -500 to 500 (the current reference
   marks Speed deprecated), and TtsParam shorter than 250 characters.
+- the QuerySmsSignList API reference (Dysmsapi 2017-05-25, help.aliyun.com/document_detail/
+  419282): PageIndex (default 1) and PageSize ("取值范围:1~50", default 10), both optional;
+  the answer's SmsSignList entries carry SignName, AuditStatus (AUDIT_STATE_INIT / _PASS /
+  _NOT_PASS / _CANCEL), CreateDate, BusinessType and Reason, with TotalCount, CurrentPage
+  and PageSize; a read-only action (RAM access level get), dysms:QuerySmsSignList.
 - the RPC signature method (签名机制: HMAC-SHA1 over the sorted, percent-encoded query,
   keyed with ``AccessKeySecret + "&"``), the common request parameters, and the gateway's
   error codes with their HTTP status and words (InvalidTimeStamp.Expired past 15 minutes).
@@ -51,6 +56,7 @@ import threading
 import time
 import uuid
 from calendar import timegm
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -80,6 +86,7 @@ CALL_RANGES = {                          # SingleCallByTts: the integers each on
 
 TIMESTAMP_SKEW = 15 * 60
 VERSIONS = {"SendSms": "2017-05-25", "SingleCallByTts": "2017-05-25",
+            "QuerySmsSignList": "2017-05-25",
             "RunNotifyComponentWithMessageCenter": "2022-07-28"}
 SOAR_EVENTS = ("yundun_soar_incident_generate", "yundun_soar_alert_generate",
                "yundun_soar_incident_update")
@@ -160,6 +167,8 @@ class AliyunBehaviour:
     clock_offset: float = 0.0                 # seconds the gateway's clock is ahead
     soar_playbooks: tuple[str, ...] = ("c5c88b5e-97ca-435d-8c20-000000000001",)
     soar_forbidden: bool = False              # the RAM user lacks SOAR permissions
+    forbidden_actions: tuple[str, ...] = ()   # Forbidden.RAM for these actions
+    pending_sign_names: tuple[str, ...] = ()  # QuerySmsSignList: AUDIT_STATE_INIT
 
     def now(self) -> float:
         return time.time() + self.clock_offset
@@ -243,6 +252,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     gateway: _Gateway   # the one the request being handled started with
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # the Date header by the gateway's own clock (clock_offset), as a real server's is
+        gateway = getattr(self.server, "gateway", None)
+        offset = gateway.behaviour.clock_offset if gateway is not None else 0.0
+        return super().date_time_string(time.time() + offset if timestamp is None else timestamp)
+
     def log_message(self, format: str, *args: object) -> None:  # quiet
         return
 
@@ -287,6 +302,12 @@ class _Handler(BaseHTTPRequestHandler):
                                      "params": params})
         if params["Action"] == "RunNotifyComponentWithMessageCenter":
             self._run_notify_with_message_center(params)
+            return
+        if params["Action"] in behaviour.forbidden_actions:
+            self._gateway_error("Forbidden.RAM")
+            return
+        if params["Action"] == "QuerySmsSignList":
+            self._query_sms_sign_list(params)
             return
         action = {"SendSms": self._send_sms, "SingleCallByTts": self._single_call_by_tts}
         self._answer(200, action[params["Action"]](params))
@@ -393,6 +414,26 @@ class _Handler(BaseHTTPRequestHandler):
                 return behaviour.number_codes[n]
         return behaviour.business_code
 
+    def _query_sms_sign_list(self, params: dict[str, str]) -> None:
+        """The account's signatures, a page at a time (read only: nothing is changed)."""
+        behaviour = self.gateway.behaviour
+        page = _integer(params.get("PageIndex", "1"))
+        size = _integer(params.get("PageSize", "10"))
+        if page is None or page < 1:
+            return self._gateway_error("InvalidParameter", name="PageIndex")
+        if size is None or not 1 <= size <= 50:
+            return self._gateway_error("InvalidParameter", name="PageSize")
+        signs = [(name, "AUDIT_STATE_PASS") for name in behaviour.sign_names] + [
+            (name, "AUDIT_STATE_INIT") for name in behaviour.pending_sign_names]
+        shown = signs[(page - 1) * size:page * size]
+        self._answer(200, {
+            "RequestId": _request_id(), "Code": "OK", "Message": "OK",
+            "TotalCount": len(signs), "CurrentPage": page, "PageSize": size,
+            "SmsSignList": [{"SignName": name, "AuditStatus": status,
+                             "CreateDate": "2024-01-08 16:44:13", "BusinessType": "通知类型",
+                             "Reason": {"RejectInfo": "无审核备注"}}
+                            for name, status in shown]})
+
     # --- answers ---------------------------------------------------------------------------
 
     def _run_notify_with_message_center(self, params: dict[str, str]) -> None:
@@ -435,7 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
                               "Code": code, "Message": message.format(**fields),
                               "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}"})
 
-    def _answer(self, status: int, body: dict[str, str]) -> None:
+    def _answer(self, status: int, body: Mapping[str, object]) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")

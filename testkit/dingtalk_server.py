@@ -320,6 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # the Date header by DingTalk's own clock (clock_offset), as the real one's is
+        offset = self.server.state.behaviour.clock_offset
+        return super().date_time_string(time.time() + offset if timestamp is None else timestamp)
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib's name
         state = self.server.state
         length = int(self.headers.get("Content-Length") or 0)

@@ -40,6 +40,7 @@ READ = {
     "dingtalk_retry_seconds": lambda c: c.dingtalk.retry_seconds,
     "dingtalk_retry_backoff": lambda c: c.dingtalk.retry_backoff,
     "dingtalk_retry_unknown": lambda c: c.dingtalk.retry_unknown,
+    "dingtalk_long_messages": lambda c: c.dingtalk.long_messages,
     "message_center.provider": lambda c: c.message_center.provider,
     "message_center.default_lang": lambda c: c.message_center.default_lang,
     "message_center.pmsg_ttl_days": lambda c: c.message_center.pmsg_ttl_days,

@@ -219,8 +219,13 @@ def test_a_message_at_the_size_limit_is_accepted():
     assert len(encode_body(request.message.body())) == MAX_BODY_BYTES
 
 
-def test_a_message_one_byte_over_the_size_limit_is_refused_before_sending():
-    too_long = _text_of_body_size(MAX_BODY_BYTES + 1)
-    error = refused(dingdingWebhooks="leads", dingdingcontext=too_long)
+def test_a_link_message_one_byte_over_the_size_limit_is_refused_before_sending():
+    # text and markdown are split or truncated instead (test_dingtalk_long_messages.py)
+    link = {"title": "t", "messageUrl": "https://example.com/x", "text": ""}
+    empty = len(encode_body({"msgtype": "link", "link": link}))
+    link["text"] = "x" * (MAX_BODY_BYTES + 1 - empty)
+    error = refused(dingdingWebhooks="leads", dingdingMsgType="link",
+                    dingdingcontext=json.dumps(link))
     assert error.parameter == "dingdingcontext"
     assert "%d bytes" % (MAX_BODY_BYTES + 1) in str(error) and "460101" in str(error)
+    assert "only text and markdown messages can be split" in str(error)

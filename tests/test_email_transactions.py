@@ -390,3 +390,17 @@ def test_address_headers_keep_names_whole_and_lines_short(smtp_config):
     assert len(names) == 93
     header_block = mail.data.split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in header_block.split(b"\r\n")) <= 78
+
+
+def test_a_dry_run_previews_one_message_for_everyone_and_no_bcc_header(smtp_config):
+    config, server = smtp_config()
+    result = notify_by_custom({"email": 1, "receivers": "a@163.com,b@163.com", "cc": "c@163.com",
+                               "bcc": "hidden@163.com", "emailcontext": "x", "dryRun": True},
+                              config).to_dict()
+    [preview] = result["preview"]
+    assert preview["envelope"]["rcpt_to"] == ["a@163.com", "b@163.com", "c@163.com",
+                                              "hidden@163.com"]
+    headers = dict(preview["headers"])
+    assert headers["Cc"] == "c@163.com" and "hidden" not in str(preview["headers"])
+    assert [d["target"] for d in result["deliveries"]] == preview["targets"]
+    assert server.sessions == 0

@@ -169,7 +169,7 @@ HEAVY = {"httpx", "notify_message.aliyun.client", "notify_message.channels.dingt
 
 
 @pytest.mark.parametrize("adapter", ["notifyByCustom", "notifyByMessageCenter", "replyDingTalk",
-                                     "listInternalMessages"])
+                                     "listInternalMessages", "testConnection"])
 def test_importing_an_action_loads_no_channel_and_no_http_client(adapter):
     loaded = _loaded_modules("import %s" % adapter)
     assert "lib.base" in loaded and not loaded & HEAVY, sorted(loaded & HEAVY)
@@ -187,3 +187,9 @@ def test_an_email_only_call_loads_neither_httpx_nor_the_alibaba_client(smtp_conf
     assert not loaded & {"httpx", "notify_message.aliyun.client",
                          "notify_message.channels.dingtalk.send"}
     assert len(server.received) == 1
+
+
+def test_the_command_line_loads_rich_only_for_people():
+    loaded = _loaded_modules("import notify_message.cli, notify_message.dryrun, "
+                             "notify_message.checks")
+    assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}

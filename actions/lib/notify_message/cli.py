@@ -3,14 +3,19 @@
     python -m notify_message --config my-config.yaml notifyByCustom \\
         --param email=1 --param receivers=a@163.com --param emailcontext="disk full"
 
+    python -m notify_message --config my-config.yaml notifyByCustom --help   # its parameters
+    python -m notify_message check --config my-config.yaml [--resource smtp]
     python -m notify_message import-playbook PLAYBOOK.json --name NAME [--out PACK_DIR]
 
-The config file is the pack config as YAML or JSON; a value written as ``${NAME}`` is read
-from the environment variable NAME, so that passwords need not sit in the file.  The config
-is checked against the pack's config.schema.yaml (unknown keys are named, with the closest
-known key).  Prints the result as JSON; exits 0 when every delivery succeeded, 1 when one
-failed, 2 on bad usage: a missing or unreadable file, invalid YAML or JSON, a config the
-schema refuses, an unknown action, a malformed --param, a closed standard output, Ctrl-C.
+On a terminal the result is a table of deliveries and a summary line (progress on standard
+error for calls with many deliveries); with --json, or whenever standard output is not a
+terminal, it is the result as JSON.  The config file is the pack config as YAML or JSON; a
+value written as ``${NAME}`` is read from the environment variable NAME, so that passwords
+need not sit in the file; a StackStorm template (``{{ st2kv... }}``) is refused, named by its
+key.  The config is checked against the pack's config.schema.yaml (unknown keys are named,
+with the closest known key).  Exits 0 when every delivery succeeded, 1 when one failed, 2 on
+bad usage: a missing or unreadable file, invalid YAML or JSON, a config the schema refuses,
+an unknown action, a malformed --param, a closed standard output, Ctrl-C.
 Bad usage is one line on standard error, without a traceback; --debug adds the traceback.
 """
 
@@ -25,23 +30,29 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .bounded import BoundsError, check_structure
+from .checks import CheckReport, check_connection
 from .bounded import loads as bounded_loads
 from .errors import ConfigError, NotifyMessageError
 from .notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from .result import NotifyResult
 
+if TYPE_CHECKING:
+    from .dryrun import DryRunResult
+
 __all__ = ["main", "load_config_file", "check_against_schema", "ACTIONS",
            "import_playbook_main", "UsageError", "SCHEMA_PATH", "MAX_CONFIG_BYTES"]
 
 PROG = "python -m notify_message"
-ACTIONS: dict[str, Callable[[dict[str, Any], Any], NotifyResult]] = {
+ACTIONS: dict[str, Callable[[dict[str, Any], Any],
+                            NotifyResult | DryRunResult | CheckReport]] = {
     "notifyByCustom": notify_by_custom,
     # internal messages (pmsg) are kept in this process only: there is no datastore here
     "notifyByMessageCenter": notify_by_message_center,
     "replyDingTalk": reply_dingtalk,
+    "testConnection": check_connection,
 }
 # the pack's config schema: actions/lib/notify_message -> the pack directory
 SCHEMA_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -49,6 +60,9 @@ SCHEMA_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__fi
                                             "config.schema.yaml"))
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# what only StackStorm renders: {{ st2kv.system.x | decrypt_kv }}, {% ... %}, {{ config_context.. }}
+_ST2_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_ST2_NAMES = ("st2kv", "config_context", "decrypt_kv", "action_context")
 
 
 class UsageError(Exception):
@@ -68,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["import-playbook"]:
             code = _import_playbook(argv[1:])
+        elif _first_word(argv) == "check":
+            at = argv.index("check")
+            code = _check(argv[:at] + argv[at + 1:])
         else:
             code = _run_action(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -80,6 +97,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", debug)
     except (UsageError, NotifyMessageError) as exc:  # ConfigError, PlaybookError included
         return _fail(str(exc), debug)
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value (the action, or
+    ``check``), so that ``--config FILE check`` reads as ``check --config FILE``."""
+    takes_value = {"--config", "--param", "--params-json", "--resource"}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def import_playbook_main(argv: Sequence[str]) -> int:
@@ -133,8 +165,13 @@ def _run_action(argv: Sequence[str]) -> int:
     parser.add_argument("--params-json", metavar="JSON",
                         help="all parameters as one JSON object (e.g. a playbook node's valueData)")
     parser.add_argument("-v", "--verbose", action="store_true")
+    _output_options(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error")
+    if "-h" in argv or "--help" in argv:
+        named = [a for a in argv if a in ACTIONS]
+        if named:
+            return _action_help(named[0])
     args = parser.parse_args(argv)
     if args.action not in ACTIONS:
         raise UsageError(f"unknown action {args.action!r}; "
@@ -146,11 +183,105 @@ def _run_action(argv: Sequence[str]) -> int:
     if args.params_json:
         params.update(_params_json(args.params_json))
     params.update(dict(args.param))
+    _human(args)  # refuses --json with --table before anything is sent
     config = load_config_file(args.config) if args.config else {}
-    result = ACTIONS[args.action](params, config)
-    json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    result = _with_progress(args, lambda: ACTIONS[args.action](params, config))
+    return _output(args, result)
+
+
+def _output_options(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON (the default when standard output is "
+                             "not a terminal)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the table for people even when standard output is not a "
+                             "terminal")
+    if not progress:
+        return
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show progress on standard error (default: when it is a terminal "
+                             "and a call makes many deliveries)")
+
+
+def _human(args: argparse.Namespace) -> bool:
+    if args.json and args.table:
+        raise UsageError("--json and --table exclude each other")
+    return bool(args.table or (not args.json and _isatty(sys.stdout)))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _with_progress(args: argparse.Namespace, call: Callable[[], Any]) -> Any:
+    """Run ``call`` with a progress bar on standard error when asked, or when standard
+    error is a terminal (``--no-progress`` turns it off)."""
+    wanted = args.progress if args.progress is not None else _isatty(sys.stderr)
+    if not wanted:
+        return call()
+    from .console import ProgressBar
+    from .runtime import PROGRESS
+
+    with ProgressBar(sys.stderr, force=bool(args.progress)) as bar:
+        token = PROGRESS.set(bar)
+        try:
+            return call()
+        finally:
+            PROGRESS.reset(token)
+
+
+def _output(args: argparse.Namespace, result: NotifyResult | DryRunResult | CheckReport) -> int:
+    if _human(args):
+        from .console import render_result
+
+        render_result(result.to_dict(), sys.stdout)
+    else:
+        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
     return 0 if result.status else 1
+
+
+def _action_help(action: str) -> int:
+    """``ACTION --help``: the action's parameters, read from its metadata (actions/*.yaml)."""
+    import yaml
+
+    from .console import render_action_help
+
+    path = os.path.join(os.path.dirname(SCHEMA_PATH), "actions", f"{action}.yaml")
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = yaml.safe_load(f) or {}
+    except OSError as exc:
+        raise UsageError(f"the metadata of {action} ({path}) cannot be read: "
+                         f"{exc.strerror or exc}") from None
+    render_action_help(action, metadata, sys.stdout)
+    return 0
+
+
+def _check(argv: Sequence[str]) -> int:
+    """``check``: testConnection on the command line."""
+    parser = _Parser(prog=f"{PROG} check",
+                     description="Check every SMTP instance, DingTalk robot and the Alibaba "
+                                 "Cloud account of a pack config without notifying anybody "
+                                 "(the testConnection action).")
+    parser.add_argument("--config", required=True, help="pack config file (YAML or JSON)")
+    parser.add_argument("--resource", action="append", default=[], metavar="RESOURCE",
+                        help="smtp, dingtalk, aliyun, smtp:NAME, dingtalk:NAME or a NAME "
+                             "(repeatable; default: all)")
+    parser.add_argument("--post-test-message", action="store_true",
+                        help="also post a test message to each DingTalk robot")
+    _output_options(parser, progress=False)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    args = parser.parse_args(argv)
+    _human(args)
+    config = load_config_file(args.config)
+    params: dict[str, Any] = {"postTestMessage": args.post_test_message}
+    if args.resource:
+        params["resources"] = args.resource
+    return _output(args, check_connection(params, config))
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -261,6 +392,7 @@ def _expand_env(config: dict[str, Any]) -> Any:
             into[slot] = items
             pending.extend((items, i, f"{key}[{i}]") for i in range(len(items)))
         elif isinstance(current, str):
+            _refuse_st2_template(key, current)
             match = _ENV_REFERENCE.fullmatch(current.strip())
             if match:
                 name = match.group(1)
@@ -269,6 +401,21 @@ def _expand_env(config: dict[str, Any]) -> Any:
                                      f"environment has no {name}")
                 into[slot] = os.environ[name]
     return root[0]
+
+
+def _refuse_st2_template(key: str, value: str) -> None:
+    """A value StackStorm would render (``{{ st2kv.system.smtp_code | decrypt_kv }}``) is,
+    outside StackStorm, that text itself: sent as a password it would only fail the login."""
+    for match in _ST2_TEMPLATE.finditer(value):
+        template = match.group()
+        # a Jinja statement ({% ... %}) is never a plain value; an expression ({{ ... }}) is
+        # one when it is the whole value or names st2's data (a subject may say "{{name}}")
+        if template.startswith("{%") or value.strip() == template or \
+                any(name in template for name in _ST2_NAMES):
+            raise UsageError(
+                f"pack config '{key}' is a StackStorm template ({template[:2]} ... "
+                f"{template[-2:]}), which only StackStorm renders; outside StackStorm write "
+                "the value itself, or ${NAME} to read it from the environment variable NAME")
 
 
 def check_against_schema(config: Mapping[str, Any], schema_path: str = SCHEMA_PATH) -> None:

@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .config.pack import PackConfig
 from .custom.request import CustomRequest, parse_custom_request
+from .dryrun import (
+    DryRunResult,
+    preview_custom,
+    preview_message_center,
+    preview_relay,
+    secrets_of,
+    take_dry_run,
+)
 from .errors import NotifyMessageError, ParameterError
 from .result import Channel, Delivery, NotifyResult, Redactor
 from .runtime import DeliveryContext, guarded, run_deliveries
@@ -28,13 +36,17 @@ log = logging.getLogger(__name__)
 
 
 def notify_by_custom(params: Mapping[str, Any], config: Mapping[str, Any] | PackConfig | None
-                     ) -> NotifyResult:
+                     ) -> NotifyResult | DryRunResult:
     """Run notifyByCustom: validate everything, then deliver on every requested channel."""
     try:
+        present = _present(params)
+        dry_run = take_dry_run(present)
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
-        request = parse_custom_request(_present(params), pack_config)
+        request = parse_custom_request(present, pack_config)
     except Exception as exc:  # noqa: BLE001  (every refusal is a result, never a traceback)
         return _refused("notifyByCustom", exc, params, config)
+    if dry_run:  # validated as a real call is; nothing is sent, no connection opened
+        return preview_custom(request, pack_config, secrets_of(pack_config, request.secrets()))
     deliveries = _run(pack_config, lambda ctx: deliver_custom(request, pack_config, ctx),
                       extra_secrets=request.secrets())
     result = NotifyResult(deliveries=tuple(deliveries))
@@ -72,7 +84,7 @@ def notify_by_message_center(params: Mapping[str, Any],
                              config: Mapping[str, Any] | PackConfig | None,
                              *, inbox: Inbox | None = None,
                              inbox_for: Callable[[PackConfig], Inbox] | None = None
-                             ) -> NotifyResult:
+                             ) -> NotifyResult | DryRunResult:
     """Run notifyByMessageCenter: render the event's template and deliver it on the channels
     that are both requested and configured for the recipient (provider ``local``), or hand it
     to Alibaba Cloud SOAR's Message Center (provider ``aliyun_soar``)."""
@@ -80,13 +92,19 @@ def notify_by_message_center(params: Mapping[str, Any],
     from .message_center.request import parse_message_center_request
 
     try:
+        present = _present(params)
+        dry_run = take_dry_run(present)
         pack_config = config if isinstance(config, PackConfig) else PackConfig.from_mapping(config)
         settings = pack_config.message_center
-        request = parse_message_center_request(_present(params), settings.templates,
+        request = parse_message_center_request(present, settings.templates,
                                                settings.default_lang)
         if settings.provider == "aliyun_soar":
             from .message_center.soar import check_relayable
             check_relayable(request)
+            if dry_run:
+                return preview_relay(request, pack_config, secrets_of(pack_config), {
+                    "provider": "aliyun_soar", "eventId": request.event_id,
+                    "lang": request.lang, "channels": {"requested": list(request.channels)}})
             return _relay(request, pack_config)
         from .message_center.local import deliver_local, find_recipient, plan_for
         recipient = find_recipient(request, pack_config)
@@ -101,6 +119,9 @@ def notify_by_message_center(params: Mapping[str, Any],
         return NotifyResult(error=f"no channel to deliver on for {request.event_id}: requested "
                             f"{asked}; configured for aliuid {request.aliuid}: {configured}",
                             extra=extra)
+    if dry_run:
+        return preview_message_center(request, recipient, plan, pack_config,
+                                      secrets_of(pack_config), extra)
     # internal messages go to the given inbox, or the one the caller makes for this config
     # (st2's datastore), or are kept in memory (the command line)
     chosen_inbox = (inbox if inbox is not None else inbox_for(pack_config) if inbox_for

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 __all__ = ["CUSTOM_PARAMETERS", "CUSTOM_EMAIL_PARAMETERS", "MESSAGE_CENTER_PARAMETERS",
            "REPLY_PARAMETERS",
            "LIST_MESSAGES_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
-           "COMPONENT_ACTIONS"]
+           "COMPONENT_ACTIONS", "OPERATOR_PARAMETERS",
+           "TEST_CONNECTION_PARAMETERS"]
 
 # notifyByCustom: the component's 14 parameters, in its own order
 CUSTOM_PARAMETERS = (
@@ -37,10 +38,15 @@ COMPONENT_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "notifyByMessageCenter": MESSAGE_CENTER_PARAMETERS,
     "notifyByCustom": CUSTOM_PARAMETERS,
 }
+# what the pack adds to the component's actions (not part of a SOAR node's valueData)
+OPERATOR_PARAMETERS = ("dryRun",)
+# testConnection: which resources to check, and whether to post a message to each robot
+TEST_CONNECTION_PARAMETERS = ("resources", "postTestMessage")
 # every action of the pack
 ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
-    **COMPONENT_ACTIONS,
-    "notifyByCustom": CUSTOM_PARAMETERS + CUSTOM_EMAIL_PARAMETERS,
+    **{name: names + OPERATOR_PARAMETERS for name, names in COMPONENT_ACTIONS.items()},
+    "notifyByCustom": CUSTOM_PARAMETERS + OPERATOR_PARAMETERS + CUSTOM_EMAIL_PARAMETERS,
+    "testConnection": TEST_CONNECTION_PARAMETERS,
     "replyDingTalk": REPLY_PARAMETERS,
     "listInternalMessages": LIST_MESSAGES_PARAMETERS,
     "importPlaybook": IMPORT_PLAYBOOK_PARAMETERS,

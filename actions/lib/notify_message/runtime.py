@@ -9,6 +9,7 @@ never loads it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import random
@@ -16,7 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import bounded
 from .result import Channel, Delivery, Redactor
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["DeliveryContext", "RetryPolicy", "run_deliveries", "client_tls_context",
-           "exception_chain", "post", "HttpAnswer", "AnswerTooLarge", "guarded"]
+           "exception_chain", "post", "HttpAnswer", "AnswerTooLarge", "guarded",
+           "ProgressObserver", "PROGRESS", "report"]
 
 DEFAULT_HTTP_TIMEOUT = 10.0
 log = logging.getLogger(__name__)
@@ -153,11 +155,40 @@ async def post(client: httpx.AsyncClient, url: str, *, content: bytes,
     return await asyncio.wait_for(exchange(), timeout=timeout)
 
 
+class ProgressObserver(Protocol):
+    """Who follows a call's progress (the command line's progress bar): ``expect`` is told
+    how many deliveries a channel will make, ``done`` each delivery as it ends."""
+
+    def expect(self, count: int) -> None: ...
+
+    def done(self, delivery: Delivery) -> None: ...
+
+
+# set by whoever wants progress (the command line); asyncio tasks inherit it
+PROGRESS: contextvars.ContextVar[ProgressObserver | None] = contextvars.ContextVar(
+    "notify_message_progress", default=None)
+_INSIDE_GUARD: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "notify_message_inside_guard", default=False)
+
+
+def report(delivery: Delivery) -> Delivery:
+    """Tell the progress observer, if any, that ``delivery`` ended; returns it."""
+    observer = PROGRESS.get()
+    if observer is not None:
+        observer.done(delivery)
+    return delivery
+
+
 async def guarded(channel: Channel, targets: Sequence[str],
                   work: Awaitable[list[Delivery]]) -> list[Delivery]:
     """The deliveries ``work`` makes, or, when it raises what no sender expected, one
     ``outcome unknown`` delivery per target naming the exception's type (never its text,
-    which could hold a secret): one delivery's failure never takes the others' results."""
+    which could hold a secret): one delivery's failure never takes the others' results.
+    The outermost guard of a channel tells the progress observer how many to expect."""
+    observer = PROGRESS.get()
+    if observer is not None and not _INSIDE_GUARD.get():
+        observer.expect(len(targets))
+    inside = _INSIDE_GUARD.set(True)  # the senders' inner guards see it
     try:
         return await work
     except Exception as exc:  # noqa: BLE001  (the delivery boundary: nothing passes it)
@@ -167,6 +198,8 @@ async def guarded(channel: Channel, targets: Sequence[str],
             f"the delivery failed unexpectedly ({type(exc).__name__}) and may or may not have "
             "reached the service; the action's log has the exception type"))
             for target in targets]
+    finally:
+        _INSIDE_GUARD.reset(inside)
 
 
 def run_deliveries(deliver: Callable[[DeliveryContext], Awaitable[list[Delivery]]], *,

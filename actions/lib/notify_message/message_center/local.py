@@ -20,7 +20,9 @@ from .receiving import ChannelPlan, Recipient, plan_channels
 from .request import MessageCenterRequest
 from .templates import RenderedMessage
 
-__all__ = ["find_recipient", "plan_for", "deliver_local"]
+__all__ = ["find_recipient", "plan_for", "deliver_local", "email_request", "thread_key",
+           "sms_request",
+           "webhook_request", "internal_message"]
 
 
 def find_recipient(request: MessageCenterRequest, config: PackConfig) -> Recipient:
@@ -48,7 +50,7 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     for channel in plan.used:
         if channel == "email":
             jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx,
-                                                              _thread_key(request))))
+                                                              thread_key(request))))
         elif channel == "pmsg":
             jobs.append(guarded(Channel.PMSG, target, _pmsg(message, recipient, inbox, ctx)))
         elif channel == "sms":
@@ -59,7 +61,10 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     return [d for batch in await asyncio.gather(*jobs) for d in batch]
 
 
-def _thread_key(request: MessageCenterRequest) -> str:
+# What each channel of the plan would send, or the deliveries that say why it cannot: the
+# sending below and a dry run (dryrun.py) take the same decisions.
+
+def thread_key(request: MessageCenterRequest) -> str:
     """An incident's (or alert's) mails thread together: the new one and its updates."""
     for name, kind in (("incidentID", "incident"), ("alertID", "alert")):
         value = str(request.variables.get(name) or "").strip()
@@ -68,10 +73,8 @@ def _thread_key(request: MessageCenterRequest) -> str:
     return ""
 
 
-async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
-                 ctx: DeliveryContext, thread_key: str = "") -> list[Delivery]:
-    from ..channels.email.send import send_email
-
+def email_request(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                  thread: str = "") -> EmailRequest | list[Delivery]:
     addresses = unique_addresses(c.email for c in recipient.contacts if c.email)
     if not addresses:
         return [Delivery.not_sent(Channel.EMAIL, recipient.aliuid,
@@ -83,13 +86,12 @@ async def _email(message: RenderedMessage, recipient: Recipient, config: PackCon
         return [Delivery.not_sent(Channel.EMAIL, address,
                                   f"{wanted} is not configured under smtp_instances")
                 for address in addresses]
-    request = EmailRequest(instance, addresses, message.subject, message.body, html=False,
-                           thread_key=thread_key)
-    return await send_email(request, ctx)
+    return EmailRequest(instance, addresses, message.subject, message.body, html=False,
+                        thread_key=thread)
 
 
-async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfig,
-               ctx: DeliveryContext) -> list[Delivery]:
+def sms_request(message: RenderedMessage, recipient: Recipient, config: PackConfig
+                ) -> SmsRequest | list[Delivery]:
     numbers = unique_numbers(c.mobile for c in recipient.contacts if c.mobile is not None)
     if not numbers:
         return [Delivery.not_sent(Channel.SMS, recipient.aliuid,
@@ -100,14 +102,12 @@ async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfi
         return [Delivery.not_sent(Channel.SMS, number.display,
                                   "SMS needs the aliyun section and an sms_profiles entry "
                                   "in the pack config") for number in numbers]
-    from ..channels.phone.sms import send_sms
-
     # the body carries every detail of the event; the subject only names it
-    return await send_sms(SmsRequest(config.aliyun, profile, numbers, message.body), ctx)
+    return SmsRequest(config.aliyun, profile, numbers, message.body)
 
 
-async def _webhook(message: RenderedMessage, recipient: Recipient, config: PackConfig,
-                   ctx: DeliveryContext) -> list[Delivery]:
+def webhook_request(message: RenderedMessage, recipient: Recipient, config: PackConfig
+                    ) -> DingTalkRequest | list[Delivery]:
     if not recipient.webhooks:
         return [Delivery.not_sent(Channel.DINGTALK, recipient.aliuid,
                                   "this account has no DingTalk robot "
@@ -118,19 +118,51 @@ async def _webhook(message: RenderedMessage, recipient: Recipient, config: PackC
     try:
         robots = resolve_robots(recipient.webhooks, config.dingtalk,
                                 "message_center.recipients[].webhooks")
-        check_size(markdown, robots)
+        check_size(markdown, robots, config.dingtalk)
     except ParameterError as exc:
         return [Delivery.not_sent(Channel.DINGTALK, recipient.aliuid,
                                   f"message_center.recipients[].webhooks: {exc.problem}")]
+    return DingTalkRequest(markdown, robots)
+
+
+def internal_message(message: RenderedMessage, recipient: Recipient) -> InternalMessage:
+    return InternalMessage.new(recipient.aliuid, message.event_id, message.lang,
+                               message.subject, message.body)
+
+
+async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                 ctx: DeliveryContext, thread: str = "") -> list[Delivery]:
+    request = email_request(message, recipient, config, thread)
+    if isinstance(request, list):
+        return request
+    from ..channels.email.send import send_email
+
+    return await send_email(request, ctx)
+
+
+async def _sms(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+               ctx: DeliveryContext) -> list[Delivery]:
+    request = sms_request(message, recipient, config)
+    if isinstance(request, list):
+        return request
+    from ..channels.phone.sms import send_sms
+
+    return await send_sms(request, ctx)
+
+
+async def _webhook(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                   ctx: DeliveryContext) -> list[Delivery]:
+    request = webhook_request(message, recipient, config)
+    if isinstance(request, list):
+        return request
     from ..channels.dingtalk.send import send_dingtalk
 
-    return await send_dingtalk(DingTalkRequest(markdown, robots), config.dingtalk, ctx)
+    return await send_dingtalk(request, config.dingtalk, ctx)
 
 
 async def _pmsg(message: RenderedMessage, recipient: Recipient, inbox: Inbox,
                 ctx: DeliveryContext) -> list[Delivery]:
-    internal = InternalMessage.new(recipient.aliuid, message.event_id, message.lang,
-                                   message.subject, message.body)
+    internal = internal_message(message, recipient)
     try:
         where = inbox.store(internal)
     except Exception as exc:  # a datastore outage must not lose the other channels' results

@@ -146,6 +146,7 @@ class DingTalkRobot:
     at_user_ids: tuple[str, ...] = ()
     at_all: bool = False
     default: bool = False
+    long_messages: str = ""   # split / truncate; blank: dingtalk_long_messages
 
     @property
     def label(self) -> str:
@@ -178,6 +179,7 @@ class DingTalkRobot:
             at_user_ids=reader.strings("at_user_ids"),
             at_all=reader.boolean("at_all", default=False),
             default=reader.boolean("default", default=False),
+            long_messages=_long_messages(reader, "long_messages", ""),
         )
 
 
@@ -192,6 +194,7 @@ class DingTalkSettings:
     retry_seconds: float = DEFAULT_RETRY_SECONDS
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
     retry_unknown: bool = True      # retry a request that may have reached DingTalk
+    long_messages: str = "split"    # a text / markdown message over the size limit: split
     # DingTalk's own limits; not config keys, but replaceable so tests can use short windows
     rate_limit: int = RATE_LIMIT_MESSAGES
     rate_window: float = RATE_LIMIT_WINDOW
@@ -212,6 +215,7 @@ class DingTalkSettings:
                                          zero=True),
             retry_backoff=reader.seconds("dingtalk_retry_backoff", default=DEFAULT_RETRY_BACKOFF),
             retry_unknown=reader.boolean("dingtalk_retry_unknown", default=True),
+            long_messages=_long_messages(reader, "dingtalk_long_messages", "split"),
         )
 
     @property
@@ -244,6 +248,14 @@ class DingTalkSettings:
         if marked:
             return marked
         return self.robots if len(self.robots) == 1 else ()
+
+
+def _long_messages(reader: ConfigReader, key: str, default: str) -> str:
+    """How a text or markdown message over DingTalk's size limit goes out (split.py)."""
+    from .split import LONG_MESSAGE_MODES
+
+    return reader.choice(key, LONG_MESSAGE_MODES, default=default) if default else (
+        reader.choice(key, LONG_MESSAGE_MODES + ("",), default=""))
 
 
 def _check_robots(robots: Sequence[DingTalkRobot]) -> None:

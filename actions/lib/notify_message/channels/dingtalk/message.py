@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Webhook
-from .protocol import MESSAGE_TYPES
+from .protocol import MESSAGE_TYPES, keywords_found, message_text
 
-__all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest"]
+__all__ = ["Mentions", "DingTalkMessage", "RobotTarget", "DingTalkRequest", "keyword_problem"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class RobotTarget:
     keywords: tuple[str, ...] = ()
     mentions: Mentions = Mentions()
     configured: bool = False
+    long_messages: str = ""   # split / truncate; blank: the config's dingtalk_long_messages
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,12 @@ class DingTalkRequest:
     def secrets(self) -> list[str]:
         """Credentials that came with the parameters (webhook URLs and their tokens)."""
         return [s for r in self.robots for s in (r.webhook.url, r.webhook.access_token)]
+
+
+def keyword_problem(robot: RobotTarget, body: Mapping[str, Any]) -> str | None:
+    """Why DingTalk would refuse this body for the robot's keywords (310000), or None."""
+    if not robot.keywords or keywords_found(robot.keywords, message_text(body)):
+        return None
+    return (f"robot {robot.label} only accepts messages that contain one of its keywords "
+            f"({', '.join(robot.keywords)}) and this message has none; DingTalk would refuse "
+            "it (errcode 310000). Put one of them in dingdingcontext")

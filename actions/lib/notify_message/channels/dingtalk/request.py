@@ -29,11 +29,9 @@ from .config import (
 )
 from .message import DingTalkMessage, DingTalkRequest, Mentions, RobotTarget
 from .protocol import (
-    MAX_BODY_BYTES,
     MENTION_FIELDS,
     MESSAGE_TYPES,
     MSG_TYPES,
-    encode_body,
     missing_fields,
     shape_hint,
 )
@@ -111,7 +109,7 @@ def parse_dingtalk_request(params: Mapping[str, Any], settings: DingTalkSettings
         raise ParameterError("dingdingWebhooks", f"names {len(robots)} robots; at most "
                              f"{MAX_ROBOTS} are sent to in one call")
     message = _message(_msgtype(params.get("dingdingMsgType")), context)
-    check_size(message, robots)
+    check_size(message, robots, settings)
     return DingTalkRequest(message=message, robots=robots)
 
 
@@ -141,18 +139,28 @@ def parse_session_reply(params: Mapping[str, Any], settings: DingTalkSettings, n
                                  "a configured robot (notifyByCustom) instead")
     robot = RobotTarget(label=webhook.masked, webhook=webhook)
     message = _message(_msgtype(params.get("dingdingMsgType")), params.get("dingdingcontext"))
-    check_size(message, (robot,))
+    check_size(message, (robot,), settings)
     return DingTalkRequest(message=message, robots=(robot,))
 
 
-def check_size(message: DingTalkMessage, robots: Sequence[RobotTarget]) -> None:
+def check_size(message: DingTalkMessage, robots: Sequence[RobotTarget],
+               settings: DingTalkSettings) -> None:
+    """Refuse a message that cannot reach a robot within DingTalk's size limit: text and
+    markdown over it are split or truncated (split.py), other msgtypes are refused."""
+    from .split import TooLong, long_message_mode, message_bodies
+
+    checked: set[tuple[object, ...]] = set()
     for robot in robots:
-        size = len(encode_body(message.body(robot.mentions)))
-        if size > MAX_BODY_BYTES:
-            raise ParameterError(
-                "dingdingcontext", f"makes a message of {size} bytes; DingTalk accepts at most "
-                f"{MAX_BODY_BYTES} bytes (UTF-8, about 6600 Chinese characters) and refuses "
-                "longer ones (errcode 460101): shorten it or link to the details")
+        mode = long_message_mode(robot, settings.long_messages)
+        # robots differ only by what they add to the message: each variant is cut once
+        variant = (robot.mentions, robot.keywords, mode)
+        if variant in checked:
+            continue
+        checked.add(variant)
+        try:
+            message_bodies(message, robot, mode)
+        except TooLong as exc:
+            raise ParameterError("dingdingcontext", str(exc)) from None
 
 
 def _robots(value: Any, parameter: str, settings: DingTalkSettings) -> tuple[RobotTarget, ...]:
@@ -198,7 +206,8 @@ def resolve_robots(entries: Sequence[str], settings: DingTalkSettings, parameter
 def _configured(robot: DingTalkRobot) -> RobotTarget:
     return RobotTarget(label=robot.label, webhook=robot.webhook, secret=robot.secret,
                        keywords=robot.keywords, configured=True,
-                       mentions=Mentions(robot.at_mobiles, robot.at_user_ids, robot.at_all))
+                       mentions=Mentions(robot.at_mobiles, robot.at_user_ids, robot.at_all),
+                       long_messages=robot.long_messages)
 
 
 def _no_robot_problem(settings: DingTalkSettings) -> str:

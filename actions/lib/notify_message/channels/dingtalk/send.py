@@ -17,6 +17,7 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -28,16 +29,16 @@ from ...runtime import (
     exception_chain,
     guarded,
     post,
+    report,
 )
 from .config import DingTalkSettings
-from .message import DingTalkMessage, DingTalkRequest, RobotTarget
+from .message import DingTalkMessage, DingTalkRequest, RobotTarget, keyword_problem
+from .split import TooLong, long_message_mode, message_bodies, part_labels
 from .protocol import (
     CREDENTIAL_PARAMETERS,
     SIGNING_PARAMETERS,
     encode_body,
     explain_errcode,
-    keywords_found,
-    message_text,
     signed_query,
 )
 
@@ -71,7 +72,7 @@ async def send_dingtalk(request: DingTalkRequest, settings: DingTalkSettings,
     sender = _Sender(settings, ctx)
 
     async def one(robot: RobotTarget) -> list[Delivery]:
-        return [await sender.deliver(robot, request.message)]
+        return await sender.deliver(robot, request.message)
 
     batches = await asyncio.gather(*(guarded(CHANNEL, [robot.label], one(robot))
                                      for robot in request.robots))
@@ -111,13 +112,33 @@ class _Sender:
         self.ctx = ctx
         self.rate = _RateWindow(settings.rate_limit, settings.rate_window)
 
-    async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> Delivery:
-        body = message.body(robot.mentions)
-        if robot.keywords and not keywords_found(robot.keywords, message_text(body)):
-            return Delivery.not_sent(CHANNEL, robot.label, (
-                f"robot {robot.label} only accepts messages that contain one of its "
-                f"keywords ({', '.join(robot.keywords)}) and this message has none; DingTalk "
-                "would refuse it (errcode 310000). Put one of them in dingdingcontext"))
+    async def deliver(self, robot: RobotTarget, message: DingTalkMessage) -> list[Delivery]:
+        """The message to one robot: one delivery, or one per part of a message split to
+        fit DingTalk's size limit, sent in order; after a part that was not delivered the
+        rest are not sent (they would arrive out of context)."""
+        refusal = keyword_problem(robot, message.body(robot.mentions))
+        if refusal is not None:
+            return [report(Delivery.not_sent(CHANNEL, robot.label, refusal))]
+        try:
+            bodies = message_bodies(message, robot,
+                                    long_message_mode(robot, self.settings.long_messages))
+        except TooLong as exc:  # checked with the parameters; a config changed since, say
+            return [report(Delivery.not_sent(CHANNEL, robot.label, f"dingdingcontext {exc}"))]
+        labels = part_labels(robot.label, len(bodies))
+        deliveries: list[Delivery] = []
+        for index, (label, body) in enumerate(zip(labels, bodies)):
+            delivery = report(await self._deliver_body(robot, body, label))
+            deliveries.append(delivery)
+            if not delivery.ok and index + 1 < len(bodies):
+                why = (f"part {index + 1} of {len(bodies)} was not delivered, so the parts "
+                       "after it were not sent")
+                deliveries += [report(Delivery.not_sent(CHANNEL, rest, why))
+                               for rest in labels[index + 1:]]
+                break
+        return deliveries
+
+    async def _deliver_body(self, robot: RobotTarget, body: dict[str, Any], label: str
+                            ) -> Delivery:
         content = encode_body(body)
         policy = self.settings.retry_policy
         started = time.monotonic()
@@ -130,7 +151,7 @@ class _Sender:
             wait = self.rate.wait(robot.webhook.access_token, time.monotonic())
             if wait > 0:
                 if elapsed + wait > policy.budget:
-                    return self._final(robot, attempts, answer, (
+                    return self._final(label, robot, attempts, answer, (
                         f"; not retried: {self.settings.rate_limit} messages already went to "
                         f"this robot in the last {self.settings.rate_window:g}s, DingTalk's "
                         "limit"))
@@ -145,32 +166,32 @@ class _Sender:
                 retried = f" after {attempts} attempts" if attempts > 1 else ""
                 twice = (f"; {uncertain} earlier attempt{'s' if uncertain > 1 else ''} got no "
                          "answer and may have arrived too") if uncertain else ""
-                return Delivery.delivered(CHANNEL, robot.label, answer.detail + retried + twice,
+                return Delivery.delivered(CHANNEL, label, answer.detail + retried + twice,
                                           code=answer.code, attempts=attempts,
                                           uncertain_attempts=uncertain)
             if answer.outcome is Outcome.UNKNOWN:
                 uncertain += 1
                 if not self.settings.retry_unknown:
-                    return self._final(robot, attempts, answer, (
+                    return self._final(label, robot, attempts, answer, (
                         "; not retried: it may have reached DingTalk and "
                         "dingtalk_retry_unknown is false"), uncertain)
             if not answer.transient:
-                return self._final(robot, attempts, answer, "", uncertain)
+                return self._final(label, robot, attempts, answer, "", uncertain)
             pause = policy.next_delay(attempts, time.monotonic() - started)
             if pause is not None and time.monotonic() + pause >= deadline:
                 pause = None
             if pause is None:
-                return self._final(robot, attempts, answer, (
+                return self._final(label, robot, attempts, answer, (
                     f"; gave up after {attempts} attempt{'s' if attempts > 1 else ''} within "
                     f"dingtalk_retry_seconds ({policy.budget:g}s)"), uncertain)
             await asyncio.sleep(pause)
 
-    def _final(self, robot: RobotTarget, attempts: int, answer: _Answer, why: str,
+    def _final(self, label: str, robot: RobotTarget, attempts: int, answer: _Answer, why: str,
                uncertain: int = 0) -> Delivery:
         # a failure after an attempt that may have arrived is an unknown outcome, not a failure
         outcome = Outcome.UNKNOWN if uncertain and answer.outcome is not Outcome.DELIVERED \
             else answer.outcome
-        return Delivery(CHANNEL, robot.label, outcome, answer.code, attempts,
+        return Delivery(CHANNEL, label, outcome, answer.code, attempts,
                         self._scrub(robot, answer.detail + why), None, uncertain)
 
     def _scrub(self, robot: RobotTarget, text: str) -> str:

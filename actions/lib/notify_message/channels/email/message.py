@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -26,8 +27,8 @@ from email.utils import formataddr, formatdate, make_msgid
 from .address import envelope_address, needs_smtputf8
 from .config import SmtpInstance
 
-__all__ = ["Attachment", "EmailRequest", "build_message", "unique_addresses", "thread_ids",
-           "message_bytes", "header_addresses", "header_utf8"]
+__all__ = ["Attachment", "Batch", "EmailRequest", "batches", "build_message",
+           "unique_addresses", "thread_ids", "message_bytes", "header_addresses", "header_utf8"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,23 @@ class EmailRequest:
         if self.per_recipient is not None:
             return self.per_recipient
         return self.instance.delivery == "per_recipient"
+
+
+class Batch(NamedTuple):
+    """One message of a notification and whom it goes to: ``to`` set for a per-recipient
+    message (its To header), None for the shared message (To the receivers, Cc the cc)."""
+
+    recipients: tuple[str, ...]
+    to: tuple[str, ...] | None = None
+
+
+def batches(request: EmailRequest) -> list[Batch]:
+    """The transactions a request takes, as the sender and a dry run both plan them."""
+    targets = request.targets
+    if request.one_per_recipient:
+        return [Batch((t,), to=(t,)) for t in targets]
+    size = request.instance.max_recipients_per_message
+    return [Batch(targets[i:i + size]) for i in range(0, len(targets), size)]
 
 
 def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:

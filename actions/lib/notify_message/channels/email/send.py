@@ -24,16 +24,16 @@ import itertools
 import math
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import aiosmtplib
 
 from ...result import Channel, Delivery, Redactor
-from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded
+from ...runtime import DeliveryContext, client_tls_context, exception_chain, guarded, report
 from .address import envelope_address, needs_smtputf8
 from .config import SmtpInstance
-from .message import EmailRequest, build_message, header_addresses, message_bytes
+from .message import (Batch, EmailRequest, batches, build_message, header_addresses,
+                      message_bytes)
 from .pipeline import MailSession, MalformedReply, Reply, SessionClosed, Transaction
 from .providers import explain_smtp_reply
 
@@ -45,32 +45,20 @@ TRANSACTIONS_PER_SESSION = 25
 TEMPORARY = frozenset({421, 450, 451, 452, 454})
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """One message to some of the targets: ``to`` set for a per-recipient message."""
-
-    recipients: tuple[str, ...]
-    to: tuple[str, ...] | None = None
-
-
 async def send_email(request: EmailRequest, ctx: DeliveryContext) -> list[Delivery]:
     """Send the request's message to every target; one delivery per target, in order."""
     instance = request.instance
     targets = request.targets
-    if request.one_per_recipient:
-        batches = [_Batch((t,), to=(t,)) for t in targets]
-    else:
-        size = instance.max_recipients_per_message
-        batches = [_Batch(targets[i:i + size]) for i in range(0, len(targets), size)]
+    planned = batches(request)
     sessions = max(1, min(instance.max_sessions,
-                          math.ceil(len(batches) / TRANSACTIONS_PER_SESSION)))
+                          math.ceil(len(planned) / TRANSACTIONS_PER_SESSION)))
     shared = _Shared(request, _LoginBudget(sessions + 1))
 
-    async def session(share: Sequence[_Batch]) -> list[Delivery]:
+    async def session(share: Sequence[Batch]) -> list[Delivery]:
         async with ctx.limit:  # a session is one delivery slot, however much it carries
             return await _Session(instance, ctx.redactor, shared).send_all(share)
 
-    shares = [batches[i::sessions] for i in range(sessions)]
+    shares = [planned[i::sessions] for i in range(sessions)]
     results = await asyncio.gather(*(
         guarded(CHANNEL, [t for b in share for t in b.recipients], session(share))
         for share in shares))
@@ -109,7 +97,7 @@ class _Shared:
         self.numbers = itertools.count(1)
         self._content: _Content | None = None
 
-    def content(self, batch: _Batch) -> _Content:
+    def content(self, batch: Batch) -> _Content:
         """The message for a batch: built once for all, or once per per-recipient batch."""
         if batch.to is None and self._content is not None:
             return self._content
@@ -172,11 +160,11 @@ class _Session:
         elif client is not None and client.is_connected:
             client.close()
 
-    async def send_all(self, batches: Sequence[_Batch]) -> list[Delivery]:
+    async def send_all(self, batches: Sequence[Batch]) -> list[Delivery]:
         deliveries: list[Delivery] = []
         try:
-            for batch in batches:
-                deliveries += await self.deliver(batch)
+            for batch in batches:  # each outcome told to the progress observer as it ends
+                deliveries += [report(d) for d in await self.deliver(batch)]
         finally:
             await self.close()
         return deliveries
@@ -203,7 +191,7 @@ class _Session:
             return [Delivery.not_sent(CHANNEL, r, self.redactor(detail), code=code, attempts=1)
                     for r in pending]
 
-    async def deliver(self, batch: _Batch) -> list[Delivery]:
+    async def deliver(self, batch: Batch) -> list[Delivery]:
         """One message to a batch: transactions until every receiver has an outcome."""
         try:  # built here: a large per-recipient fan-out never holds every message at once
             content = self.shared.content(batch)

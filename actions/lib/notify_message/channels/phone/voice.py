@@ -14,13 +14,13 @@ import asyncio
 from ...aliyun.client import AliyunClient, answer_delivery
 from ...aliyun.signing import DYVMSAPI
 from ...result import Channel, Delivery
-from ...runtime import DeliveryContext, guarded
+from ...runtime import DeliveryContext, guarded, report
 from .codes import VOICE_ERRORS, explain_voice_code
 from .numbers import PhoneNumber
 from .message import VoiceRequest
 from .sms import new_out_id
 
-__all__ = ["CHANNEL", "ACTION", "VOICE_ERRORS", "explain_voice_code", "place_calls"]
+__all__ = ["CHANNEL", "ACTION", "VOICE_ERRORS", "explain_voice_code", "place_calls", "call_params"]
 
 CHANNEL = Channel.VOICE
 ACTION = "SingleCallByTts"
@@ -33,17 +33,18 @@ async def place_calls(request: VoiceRequest, ctx: DeliveryContext, *,
     call_out_id = out_id or new_out_id()
 
     async def one(number: PhoneNumber) -> list[Delivery]:
-        return [await _call(client, request, number, call_out_id, ctx)]
+        return [report(await _call(client, request, number, call_out_id, ctx))]
 
     batches = await asyncio.gather(*(guarded(CHANNEL, [number.display], one(number))
                                      for number in request.numbers))
     return [delivery for batch in batches for delivery in batch]
 
 
-async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber, out_id: str,
-                ctx: DeliveryContext) -> Delivery:
+def call_params(request: VoiceRequest, number: PhoneNumber, out_id: str
+                ) -> dict[str, str | int | None]:
+    """SingleCallByTts's own parameters for one number (None: left out of the request)."""
     template = request.template
-    params = {
+    return {
         "CalledNumber": number.wire,
         "CalledShowNumber": template.show_number or None,   # blank: the shared number pool
         "TtsCode": template.tts_code,
@@ -53,6 +54,11 @@ async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber
         "Speed": template.speed,
         "OutId": out_id,
     }
+
+
+async def _call(client: AliyunClient, request: VoiceRequest, number: PhoneNumber, out_id: str,
+                ctx: DeliveryContext) -> Delivery:
+    params = call_params(request, number, out_id)
     async with ctx.limit:
         answer = await client.call(DYVMSAPI, ACTION, params)
     call_id = str(answer.body.get("CallId") or "")
