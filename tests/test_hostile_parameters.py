@@ -50,7 +50,6 @@ from notify_message.message_center.inbox import (
 )
 from notify_message.notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from notify_message.parameters import (
-    ACTION_PARAMETERS,
     CUSTOM_EMAIL_PARAMETERS,
     CUSTOM_PARAMETERS,
     IMPORT_PLAYBOOK_PARAMETERS,
@@ -162,7 +161,7 @@ def _import(name, value):
 
 
 ACTIONS = {
-    "notifyByCustom": (ACTION_PARAMETERS["notifyByCustom"], _custom),
+    "notifyByCustom": (CUSTOM_PARAMETERS + CUSTOM_EMAIL_PARAMETERS, _custom),
     "notifyByMessageCenter": (MESSAGE_CENTER_PARAMETERS, _message_center),
     "replyDingTalk": (REPLY_PARAMETERS, _reply),
     "listInternalMessages": (LIST_MESSAGES_PARAMETERS, _list),
