@@ -29,7 +29,8 @@ def outcomes(result):
 
 # --- the pipelining module, on its own ---------------------------------------------------
 
-def transact(server, local_ca, recipients, content=b"Subject: x\r\n\r\nbody\r\n", twice=False):
+def transact(server, local_ca, recipients, content=b"Subject: x\r\n\r\nbody\r\n", twice=False,
+             timeout=5):
     async def run():
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, use_tls=True,
                                  tls_context=ssl.create_default_context(
@@ -37,7 +38,7 @@ def transact(server, local_ca, recipients, content=b"Subject: x\r\n\r\nbody\r\n"
         await client.connect()
         await client.login(SMTP_LOGIN, SMTP_CODE)
         session = MailSession(client)
-        done = [await session.transaction(SMTP_LOGIN, recipients, content, timeout=5)]
+        done = [await session.transaction(SMTP_LOGIN, recipients, content, timeout=timeout)]
         if twice:
             done.append(await session.transaction(SMTP_LOGIN, recipients, content, timeout=5))
         await session.quit(2)
@@ -99,6 +100,21 @@ def test_the_session_takes_a_second_transaction_after_the_first(smtp_server, loc
     server = smtp_server()
     _, done = transact(server, local_ca, ("a@163.com",), twice=True)
     assert [tx.delivered for tx in done] == [True, True] and len(server.received) == 2
+
+
+def test_one_deadline_covers_the_whole_transaction(smtp_server, local_ca):
+    server = smtp_server(latency=0.2)  # each of MAIL, RCPT, RCPT, RCPT: 0.8 s in all
+    session, [tx] = transact(server, local_ca, ("a@163.com", "b@163.com", "c@163.com"),
+                             timeout=0.5)
+    assert isinstance(tx.error, TimeoutError) and not tx.content_sent and not session.usable
+
+
+def test_a_connection_dropped_after_the_content_leaves_the_final_answer_unknown(
+        smtp_server, local_ca):
+    server = smtp_server(script={"END": ["DROP"]})
+    _, [tx] = transact(server, local_ca, ("a@163.com",))
+    assert tx.content_sent and tx.final is None and tx.error is not None
+    assert tx.accepted == ["a@163.com"]
 
 
 @pytest.mark.parametrize("content, wire", [
