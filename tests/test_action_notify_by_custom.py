@@ -29,7 +29,7 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
 
     def test_every_declared_parameter_is_accepted_by_run(self):
         declared = set(action_metadata()["parameters"])
-        assert len(declared) == 15  # the component's 14 and the pack's dryRun
+        assert len(declared) == 22  # the component's 14, dryRun, the email extras
         status, result = self.get_action_instance(config=self.config).run(
             **{name: None for name in declared})
         assert status is False and "nothing to send" in result["message"]
