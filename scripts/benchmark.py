@@ -27,6 +27,25 @@ sends the same mail.  Prints the medians, their ratio, and the import time of th
 module (python -X importtime).
 
     .venv/bin/python scripts/benchmark.py one-mail [--runs 15]
+
+transaction
+One mail to RECIPIENTS (200) receivers on one loopback SMTP server (implicit TLS, AUTH,
+PIPELINING offered), against one aiosmtplib ``send_message`` with the same recipients:
+in process (median of --runs, alternating A B A B) and as whole processes (the st2 action
+as the python runner loads it, against a plain aiosmtplib script).  The target is within
+1.2x.
+
+latency
+The same SMTP server behind testkit/latency_proxy.py, which delays each direction by
+--delay (10 ms: a 20 ms round trip; the server itself answers at once): RECIPIENTS
+receivers in one notifyByCustom call (one pipelined transaction), against today's
+per-recipient mode (one aiosmtplib ``send_message`` per receiver over one session, as
+0.4.0 sends), and our per-recipient mode (pipelined, one message each) for comparison.
+The sub-second runs are the median of five. The target is at least 50x.
+
+    .venv/bin/python scripts/benchmark.py transaction [--recipients 200] [--runs 15]
+    .venv/bin/python scripts/benchmark.py latency [--recipients 200] [--delay 0.01]
+    .venv/bin/python scripts/benchmark.py transaction --quick   # a few receivers, 2 runs
 """
 
 from __future__ import annotations
@@ -136,8 +155,9 @@ def fanout(args):
                                       dingtalk.connections - connections_before, args.robots))
             ratios.append((max_sessions, naive_seconds / pack_seconds))
         runs_total = 1 + len(runs)
+        # count recipients, not messages: the pack sends one message to many
         if len(dingtalk.received) != runs_total * args.robots \
-                or len(smtp.received) != runs_total * len(recipients):
+                or sum(len(m.rcpt_tos) for m in smtp.received) != runs_total * len(recipients):
             raise SystemExit("the servers did not receive every message")
     ca.cleanup()
     for max_sessions, ratio in ratios:
@@ -214,10 +234,180 @@ def one_mail(args):
     return 0
 
 
+# transaction and latency --------------------------------------------------------------
+BASELINE_MANY = """
+import asyncio, json, ssl, sys
+from email.message import EmailMessage
+import aiosmtplib
+port, ca, login, code, text = sys.argv[1:6]
+recipients = json.loads(sys.argv[6])
+async def main():
+    message = EmailMessage()
+    message["Subject"], message["From"] = "告警", login
+    message["To"] = ", ".join(recipients)
+    message.set_content(text)
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=int(port), use_tls=True,
+                               tls_context=ssl.create_default_context(cafile=ca)) as smtp:
+        await smtp.login(login, code)
+        errors, _ = await smtp.send_message(message, recipients=recipients)
+        sys.exit(1 if errors else 0)
+asyncio.run(main())
+"""
+
+
+def _smtp_config(port, ca_file, **extra):
+    return {"smtp_instances": [dict({"assetname": "bench", "emailUsername": LOGIN,
+                                     "emailPassword": CODE, "ca_bundle": ca_file,
+                                     "emailSendServer": "127.0.0.1:%d" % port}, **extra)]}
+
+
+def _mail_params(recipients, **extra):
+    return dict({"email": 1, "receivers": recipients, "emailTitle": "告警",
+                 "emailcontext": TEXT}, **extra)
+
+
+def _ours(config, recipients, **extra):
+    result = notify_by_custom(_mail_params(recipients, **extra), config)
+    if not result.status or len(result.deliveries) != len(recipients):
+        raise SystemExit("the pack failed to deliver:\n" + result.message[:2000])
+
+
+async def _aiosmtplib_one_message(port, ca_file, recipients):
+    import aiosmtplib
+
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = "告警", LOGIN, ", ".join(recipients)
+    message.set_content(TEXT)
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, use_tls=True,
+                               tls_context=ssl.create_default_context(cafile=ca_file)) as smtp:
+        await smtp.login(LOGIN, CODE)
+        errors, _ = await smtp.send_message(message, recipients=recipients)
+        if errors:
+            raise SystemExit("aiosmtplib: refused %r" % errors)
+
+
+async def _aiosmtplib_per_recipient(port, ca_file, recipients):
+    """0.4.0's way: one session, one send_message (MAIL, RCPT, DATA) per receiver."""
+    import aiosmtplib
+
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, use_tls=True,
+                               tls_context=ssl.create_default_context(cafile=ca_file)) as smtp:
+        await smtp.login(LOGIN, CODE)
+        for recipient in recipients:
+            message = EmailMessage()
+            message["Subject"], message["From"], message["To"] = "告警", LOGIN, recipient
+            message.set_content(TEXT)
+            await smtp.send_message(message)
+
+
+def _median_alternating(runs, named):
+    times = {name: [] for name in named}
+    for _ in range(runs + 1):  # the first round warms up, uncounted
+        for name, work in named.items():
+            started = time.perf_counter()
+            work()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
+
+
+def transaction(args):
+    import asyncio
+
+    ca = make_local_ca()
+    recipients = ["oncall%03d@163.com" % i for i in range(args.recipients)]
+    paths = [os.path.join(PACK_DIR, "actions", "lib"), os.path.join(PACK_DIR, "actions"),
+             os.path.join(PACK_DIR, "tests", "st2_standin")]
+    with LocalSmtpServer(ca.server_pem, SmtpBehaviour(accounts={LOGIN: CODE})) as smtp:
+        # one transaction, as aiosmtplib's one send_message (the default splits at 100)
+        raw = _smtp_config(smtp.port, ca.ca_file,
+                           max_recipients_per_message=max(100, args.recipients))
+        config = PackConfig.from_mapping(raw)
+        print("one mail to %d receivers in one transaction, one loopback SMTP server "
+              "(implicit TLS, AUTH, PIPELINING), median of %d runs:"
+              % (args.recipients, args.runs))
+        inproc = _median_alternating(args.runs, {
+            "aiosmtplib send_message": lambda: asyncio.run(
+                _aiosmtplib_one_message(smtp.port, ca.ca_file, recipients)),
+            "notify_by_custom": lambda: _ours(config, recipients),
+        })
+        commands = {
+            "aiosmtplib script": [sys.executable, "-c", BASELINE_MANY, str(smtp.port),
+                                  ca.ca_file, LOGIN, CODE, TEXT, json.dumps(recipients)],
+            "notifyByCustom action": [sys.executable, "-c", ACTION, json.dumps(paths),
+                                      json.dumps(raw), json.dumps(_mail_params(recipients))],
+        }
+        whole = _median_alternating(args.runs, {
+            name: (lambda c=command: subprocess.run(c, check=True))
+            for name, command in commands.items()})
+        expected = 4 * (args.runs + 1)
+        if len(smtp.received) != expected or any(
+                len(m.rcpt_tos) != len(recipients) for m in smtp.received):
+            raise SystemExit("the server received %d mails, not %d of %d recipients each"
+                             % (len(smtp.received), expected, len(recipients)))
+    ca.cleanup()
+    for label, medians in (("in process", inproc), ("whole process", whole)):
+        (base_name, base), (ours_name, ours) = medians.items()
+        print("%-14s %-24s %7.1f ms   %-22s %7.1f ms   ratio %.2fx (target <= 1.2x)"
+              % (label + ":", base_name, base * 1000, ours_name, ours * 1000, ours / base))
+    return 0
+
+
+def latency(args):
+    import asyncio
+
+    from testkit.latency_proxy import LatencyProxy
+
+    ca = make_local_ca()
+    recipients = ["oncall%03d@163.com" % i for i in range(args.recipients)]
+    with LocalSmtpServer(ca.server_pem, SmtpBehaviour(accounts={LOGIN: CODE})) as smtp, \
+            LatencyProxy(smtp.port, delay=args.delay) as proxy:
+        config = PackConfig.from_mapping(_smtp_config(
+            proxy.port, ca.ca_file, max_recipients_per_message=max(100, args.recipients)))
+        default = PackConfig.from_mapping(_smtp_config(proxy.port, ca.ca_file))
+        print("%d receivers through a proxy delaying each direction by %g ms (%g ms round "
+              "trip), SMTP on 127.0.0.1 (implicit TLS, AUTH, PIPELINING):"
+              % (args.recipients, args.delay * 1000, args.delay * 2000))
+        runs = {
+            "today's per-recipient mode (aiosmtplib send_message each)": lambda: asyncio.run(
+                _aiosmtplib_per_recipient(proxy.port, ca.ca_file, recipients)),
+            "notify_by_custom, emailPerRecipient (pipelined)": lambda: _ours(
+                config, recipients, emailPerRecipient=True),
+            "notify_by_custom, one transaction": lambda: _ours(config, recipients),
+            "notify_by_custom, default (100 per transaction)": lambda: _ours(default,
+                                                                             recipients),
+        }
+        seconds = {}
+        for name, work in runs.items():
+            # the sub-second runs: the median of five, so that one stall of a shared
+            # machine does not decide the ratio; the long ones once
+            repeat = 1 if "per-recipient" in name or "emailPerRecipient" in name else 5
+            times = []
+            for _ in range(repeat):
+                before = len(smtp.received)
+                started = time.perf_counter()
+                work()
+                times.append(time.perf_counter() - started)
+                got = sum(len(m.rcpt_tos) for m in smtp.received[before:])
+                if got != len(recipients):
+                    raise SystemExit("%s: the server got %d of %d recipients"
+                                     % (name, got, len(recipients)))
+            seconds[name] = statistics.median(times)
+            print("%-58s %7.2f s  (%d messages%s)" % (
+                name + ":", seconds[name], len(smtp.received) - before,
+                ", median of %d runs" % repeat if repeat > 1 else ""))
+    ca.cleanup()
+    today, per_recipient, ours, split = seconds.values()
+    print("ratio: one transaction %.1fx faster than today's per-recipient mode (target >= 50x);"
+          " default split %.1fx; pipelined per-recipient %.1fx"
+          % (today / ours, today / split, today / per_recipient))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", nargs="?", choices=("fanout", "one-mail"),
+    parser.add_argument("benchmark", nargs="?",
+                        choices=("fanout", "one-mail", "transaction", "latency"),
                         default="fanout")
     parser.add_argument("--robots", type=int, default=50)
     parser.add_argument("--recipients", type=int, default=200)
@@ -228,9 +418,20 @@ def main(argv=None):
     parser.add_argument("--max-sessions", type=int, default=4,
                         help="also run the pack with this SMTP instance max_sessions (its "
                              "default is 1: one login per call)")
-    parser.add_argument("--runs", type=int, default=15, help="one-mail: counted runs of each")
+    parser.add_argument("--runs", type=int, default=15,
+                        help="one-mail, transaction: counted runs of each")
+    parser.add_argument("--delay", type=float, default=0.01,
+                        help="latency: seconds the proxy adds in each direction")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few receivers and runs: checks that the benchmark runs")
     args = parser.parse_args(argv)
-    return one_mail(args) if args.benchmark == "one-mail" else fanout(args)
+    if args.quick:
+        args.recipients, args.runs, args.robots = 5, 1, 2
+        args.delay = min(args.delay, 0.002)
+        args.latency = min(args.latency, 0.002)
+    benchmarks = {"one-mail": one_mail, "transaction": transaction, "latency": latency,
+                  "fanout": fanout}
+    return benchmarks[args.benchmark](args)
 
 
 if __name__ == "__main__":

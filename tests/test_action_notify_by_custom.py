@@ -29,7 +29,7 @@ class NotifyByCustomActionTestCase(BaseActionTestCase):
 
     def test_every_declared_parameter_is_accepted_by_run(self):
         declared = set(action_metadata()["parameters"])
-        assert len(declared) == 18  # the component's 14, dryRun, storm control's 3
+        assert len(declared) == 25  # the component's 14, dryRun, the email extras, storm's 3
         status, result = self.get_action_instance(config=self.config).run(
             **{name: None for name in declared})
         assert status is False and "nothing to send" in result["message"]

@@ -69,7 +69,9 @@ class NotifyByMessageCenterActionTestCase(BaseActionTestCase):
         assert result["channels"]["requested"] == [] and result["channels"]["used"] == [
             "email", "pmsg"]
         mails = self.server.received
-        assert sorted(m.rcpt_tos[0] for m in mails) == ["lead@qq.com", "oncall@163.com"]
+        # one message to the account's contacts, threaded by the incident id
+        assert sorted(r for m in mails for r in m.rcpt_tos) == ["lead@qq.com", "oncall@163.com"]
+        assert len(mails) == 1 and mails[0].message["In-Reply-To"].startswith("<thread.")
         assert mails[0].message["Subject"] == (
             "【阿里云威胁分析与响应】检测到新的安全事件 Event generation test(xxx)")
         assert "2025-02-03 00:00:00" in mails[0].message.get_content()

@@ -26,6 +26,13 @@ READ = {
     "smtp_instances[].timeout": lambda c: c.smtp_instances[0].timeout,
     "smtp_instances[].default": lambda c: c.smtp_instances[0].default,
     "smtp_instances[].max_sessions": lambda c: c.smtp_instances[0].max_sessions,
+    "smtp_instances[].delivery": lambda c: c.smtp_instances[0].delivery,
+    "smtp_instances[].max_recipients_per_message":
+        lambda c: c.smtp_instances[0].max_recipients_per_message,
+    "smtp_instances[].max_attachment_bytes": lambda c: c.smtp_instances[0].max_attachment_bytes,
+    "smtp_instances[].retry_attempts": lambda c: c.smtp_instances[0].retry_attempts,
+    "smtp_instances[].retry_backoff": lambda c: c.smtp_instances[0].retry_backoff,
+    "smtp_instances[].retry_budget": lambda c: c.smtp_instances[0].retry_budget,
     "max_concurrency": lambda c: c.max_concurrency,
     "dingtalk_robots[].at_all": lambda c: c.dingtalk.robots[0].at_all,
     "dingtalk_robots[].default": lambda c: c.dingtalk.robots[0].default,

@@ -50,13 +50,25 @@ def test_an_html_body_goes_out_as_html_with_a_plain_text_alternative(smtp_config
     assert "Host web-01 is compromised." in plain and "<b>" not in plain
 
 
-def test_one_session_carries_every_recipient_each_with_its_own_message(smtp_config):
+def test_one_transaction_carries_every_recipient_by_default(smtp_config):
     config, server = smtp_config()
     receivers = ["r%d@163.com" % i for i in range(12)]
     result = send(config, receivers=receivers)
     assert result.status and [d.target for d in result.deliveries] == receivers
     assert server.sessions == 1
+    assert [m.rcpt_tos for m in server.received] == [tuple(receivers)]
+    assert {d.transaction for d in result.deliveries} == {"1"}
+
+
+def test_per_recipient_mode_gives_each_recipient_its_own_message(smtp_config):
+    config, server = smtp_config()
+    receivers = ["r%d@163.com" % i for i in range(12)]
+    result = send(config, receivers=receivers, emailPerRecipient=True)
+    assert result.status and [d.target for d in result.deliveries] == receivers
+    assert server.sessions == 1
     assert [m.rcpt_tos for m in server.received] == [(r,) for r in receivers]
+    assert [m.message["To"] for m in server.received] == receivers
+    assert len({d.transaction for d in result.deliveries}) == 12
 
 
 def test_a_refused_recipient_fails_alone_and_the_others_are_delivered(smtp_config):
@@ -66,7 +78,7 @@ def test_a_refused_recipient_fails_alone_and_the_others_are_delivered(smtp_confi
     assert not result.status
     assert [(d.target, d.ok, d.code) for d in result.deliveries] == [
         ("a@163.com", True, "250"), ("gone@163.com", False, "550"), ("b@163.com", True, "250")]
-    assert len(server.received) == 2
+    assert [m.rcpt_tos for m in server.received] == [("a@163.com", "b@163.com")]
     assert "gone@163.com" in result.message and "1 of 3 deliveries failed" in result.message
 
 
@@ -98,9 +110,18 @@ def test_a_temporary_failure_on_data_is_reported_with_its_code(smtp_config):
     assert "send again later" in delivery.detail and server.received == []
 
 
-def test_a_dropped_connection_fails_that_message_and_the_rest_get_a_new_session(smtp_config):
+def test_a_dropped_connection_after_the_content_is_unknown_and_never_resent(smtp_config):
     config, server = smtp_config(drop_on_data=True)
     result = send(config, receivers="a@163.com,b@163.com,c@163.com")
+    assert [d.outcome.value for d in result.deliveries] == ["outcome unknown"] * 3
+    assert "closed the connection" in result.deliveries[0].detail
+    assert "not sent again" in result.deliveries[0].detail
+    assert server.sessions == 1 and len(server.transactions) == 1  # no second try
+
+
+def test_per_recipient_drops_fail_that_message_and_the_rest_get_one_new_session(smtp_config):
+    config, server = smtp_config(drop_on_data=True)
+    result = send(config, receivers="a@163.com,b@163.com,c@163.com", emailPerRecipient=1)
     assert [d.ok for d in result.deliveries] == [False, False, False]
     assert "closed the connection" in result.deliveries[0].detail
     assert result.deliveries[2].detail.startswith("not sent:")  # never tried: said so

@@ -36,7 +36,8 @@ def test_a_large_mailing_runs_over_parallel_sessions_in_recipient_order(smtp_ser
     server = smtp_server()
     config = {"smtp_instances": [smtp_instance(server, local_ca, max_sessions=3)]}
     receivers = ["r%02d@163.com" % i for i in range(60)]
-    result = notify_by_custom({"email": 1, "receivers": receivers, "emailcontext": "x"}, config)
+    result = notify_by_custom({"email": 1, "receivers": receivers, "emailcontext": "x",
+                               "emailPerRecipient": True}, config)
     assert result.status and [d.target for d in result.deliveries] == receivers
     assert server.sessions == 3
     assert sorted(m.rcpt_tos[0] for m in server.received) == receivers

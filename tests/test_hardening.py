@@ -149,9 +149,19 @@ def test_an_answer_too_large_or_too_deep_is_unknown_not_a_crash(hostile, local_c
 # --- SMTP sessions -------------------------------------------------------------------------
 
 def test_a_421_at_mail_closes_the_session_and_allows_one_new_login_only(smtp_config):
-    config, server = smtp_config(mail_reply="421 Service not available, closing channel")
+    config, server = smtp_config(mail_reply="421 Service not available, closing channel",
+                                 instance_overrides={"retry_backoff": 0.01})
     result = notify_by_custom({"receivers": "a@163.com,b@163.com,c@163.com,d@163.com",
                                "emailcontext": "x"}, config)
+    assert [(d.outcome, d.code) for d in result.deliveries] == [(Outcome.FAILED, "421")] * 4
+    assert server.sessions == 2 and "no login loop" in result.deliveries[3].detail
+
+
+def test_a_421_per_recipient_fails_the_messages_tried_and_the_rest_are_not_sent(smtp_config):
+    config, server = smtp_config(mail_reply="421 Service not available, closing channel",
+                                 instance_overrides={"retry_attempts": 1})
+    result = notify_by_custom({"receivers": "a@163.com,b@163.com,c@163.com,d@163.com",
+                               "emailcontext": "x", "emailPerRecipient": True}, config)
     outcomes = [d.outcome for d in result.deliveries]
     assert outcomes == [Outcome.FAILED, Outcome.FAILED, Outcome.NOT_SENT, Outcome.NOT_SENT]
     assert server.sessions == 2 and "no login loop" in result.deliveries[3].detail

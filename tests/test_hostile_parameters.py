@@ -50,6 +50,7 @@ from notify_message.message_center.inbox import (
 )
 from notify_message.notifier import notify_by_custom, notify_by_message_center, reply_dingtalk
 from notify_message.parameters import (
+    CUSTOM_EMAIL_PARAMETERS,
     CUSTOM_PARAMETERS,
     IMPORT_PLAYBOOK_PARAMETERS,
     LIST_MESSAGES_PARAMETERS,
@@ -87,8 +88,10 @@ CUSTOM_BASE = {
     **{name: _DINGTALK for name in _DINGTALK},
     "customReceiver": {"emailcontext": "body", "customReceiver": {"emails": ["b@163.com"]}},
     "jsonInput": {"jsonInput": {"receivers": ["a@163.com"], "emailcontext": "body"}},
+    # the email extras beyond the component's 14, each beside a valid mail
+    **{name: _EMAIL for name in CUSTOM_EMAIL_PARAMETERS},
 }
-assert set(CUSTOM_BASE) == set(CUSTOM_PARAMETERS)
+assert set(CUSTOM_BASE) == set(CUSTOM_PARAMETERS + CUSTOM_EMAIL_PARAMETERS)
 
 MC_BASE = {"aliuid": "1766", "eventId": "yundun_soar_incident_generate",
            "channelTypeList": "pmsg,email", "lang": "en",
@@ -158,7 +161,7 @@ def _import(name, value):
 
 
 ACTIONS = {
-    "notifyByCustom": (CUSTOM_PARAMETERS, _custom),
+    "notifyByCustom": (CUSTOM_PARAMETERS + CUSTOM_EMAIL_PARAMETERS, _custom),
     "notifyByMessageCenter": (MESSAGE_CENTER_PARAMETERS, _message_center),
     "replyDingTalk": (REPLY_PARAMETERS, _reply),
     "listInternalMessages": (LIST_MESSAGES_PARAMETERS, _list),
@@ -632,4 +635,5 @@ def test_every_requested_target_has_a_result(smtp_config, signed_robot):
         timeout=30)
     targets = sorted(d.target for d in result.deliveries)
     assert targets == sorted(receivers + ["soc-oncall", "second"]), result.message[:300]
-    assert len(smtp.received) == 30 and len(server.received) == 2
+    assert sorted(r for m in smtp.received for r in m.rcpt_tos) == sorted(receivers)
+    assert len(server.received) == 2

@@ -19,7 +19,8 @@ LIBRARY = os.path.join(PACK_DIR, "actions", "lib")
 # what each printed command must reach, and what the lab's line says for it (our own table,
 # not the lab's: the labels are the channels the issue asks for)
 EXPECTED = {
-    "email": [("smtp", "oncall@example.com"), ("smtp", "lead@example.com")],
+    # one message to both receivers: one SMTP transaction carries every RCPT
+    "email": [("smtp", "oncall@example.com, lead@example.com")],
     "DingTalk": [("dingtalk", "soc-oncall (signed) markdown")],
     "SMS": [("aliyun", "SendSms to 13800138000")],
     "voice call": [("aliyun", "SingleCallByTts to 13900139000")],

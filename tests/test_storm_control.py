@@ -458,3 +458,23 @@ def test_a_long_message_split_in_parts_keeps_every_part_and_counts_as_one_alert(
     again = notify_by_custom(alert(text, dedupKey="long-1"), config)
     assert outcomes(again) == [Outcome.SUPPRESSED]
     assert len(server.received) == len(first.deliveries)
+
+
+def test_when_every_to_receiver_is_held_the_cc_left_gets_a_message_of_its_own(
+        smtp_config, state_section):
+    from notify_message.state.commands import create_silence
+
+    config, server = smtp_config()
+    config["storm_control"] = {"state": state_section}
+    assert create_silence({"target": "a@163.com", "duration": "1h"}, config).status
+    params = {"email": 1, "receivers": "a@163.com", "cc": "b@163.com", "bcc": "c@163.com",
+              "emailcontext": "web-01 down"}
+    result = notify_by_custom(params, config)
+    assert [(d.target, d.outcome) for d in result.deliveries] == [
+        ("a@163.com", Outcome.SUPPRESSED), ("b@163.com", Outcome.DELIVERED),
+        ("c@163.com", Outcome.DELIVERED)]
+    assert sorted(tuple(m.rcpt_tos) for m in server.received) == [("b@163.com",),
+                                                                  ("c@163.com",)]
+    assert all("a@163.com" not in str(m.message) for m in server.received)
+    assert all("c@163.com" not in str(m.message["To"]) or m.rcpt_tos == ("c@163.com",)
+               for m in server.received)

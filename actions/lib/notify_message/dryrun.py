@@ -165,30 +165,35 @@ def preview_custom(request: CustomRequest, config: PackConfig, redactor: Redacto
 
 
 def _email(request: EmailRequest, out: _Collector) -> None:
-    from .channels.email.message import build_message
+    from .channels.email.address import envelope_address
+    from .channels.email.message import batches, build_message, message_bytes
 
     instance = request.instance
-    for recipient in request.recipients:
+    for batch in batches(request):  # the transactions the sender would make
         try:
-            message = build_message(instance, recipient, request.subject, request.body,
-                                    request.html)
+            message = build_message(request, batch.to)
         except Exception as exc:  # noqa: BLE001  (as the sender: one message's problem)
-            out.add(Delivery.not_sent(Channel.EMAIL, recipient, "the message could not be "
-                                      f"built ({type(exc).__name__})"), None)
+            for recipient in batch.recipients:
+                out.add(Delivery.not_sent(Channel.EMAIL, recipient, "the message could not "
+                                          f"be built ({type(exc).__name__})"), None)
             continue
-        size = len(message.as_bytes())  # serialised as the sender does: boundaries are set
-        out.add(_would_send(Channel.EMAIL, recipient, f"would be sent through "
-                            f"{instance.endpoint} as {instance.username}"), {
+        size = len(message_bytes(message))  # serialised as the sender does
+        preview = {
             "channel": Channel.EMAIL.value,
-            "targets": [recipient],
+            "targets": list(batch.recipients),
             "server": instance.endpoint,
             "tls": instance.tls,
             "login": instance.username,
-            "envelope": {"mail_from": instance.username, "rcpt_to": [recipient]},
+            "envelope": {"mail_from": instance.username,
+                         "rcpt_to": [envelope_address(r) for r in batch.recipients]},
             "bytes": size,
             "headers": [[name, str(value)] for name, value in message.items()],
             "parts": _parts(message),
-        })
+        }
+        for index, recipient in enumerate(batch.recipients):  # one preview per message
+            out.add(_would_send(Channel.EMAIL, recipient, f"would be sent through "
+                                f"{instance.endpoint} as {instance.username}"),
+                    preview if index == 0 else None)
 
 
 def _parts(message: EmailMessage) -> list[dict[str, str]]:

@@ -72,7 +72,7 @@ async def deliver_custom(request: CustomRequest, config: PackConfig, ctx: Delive
     jobs: list[Awaitable[list[Delivery]]] = []
     if request.email is not None:
         from .channels.email.send import send_email
-        jobs.append(guarded(Channel.EMAIL, request.email.recipients,
+        jobs.append(guarded(Channel.EMAIL, request.email.targets,
                             send_email(request.email, ctx)))
     if request.sms is not None or request.voice is not None:
         from .channels.phone.sms import new_out_id, send_sms

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["CUSTOM_PARAMETERS", "MESSAGE_CENTER_PARAMETERS", "REPLY_PARAMETERS",
+__all__ = ["CUSTOM_PARAMETERS", "CUSTOM_EMAIL_PARAMETERS", "MESSAGE_CENTER_PARAMETERS",
+           "REPLY_PARAMETERS",
            "LIST_MESSAGES_PARAMETERS", "IMPORT_PLAYBOOK_PARAMETERS", "ACTION_PARAMETERS",
            "COMPONENT_ACTIONS", "OPERATOR_PARAMETERS", "TEST_CONNECTION_PARAMETERS",
            "STORM_PARAMETERS", "FLUSH_DIGESTS_PARAMETERS", "CREATE_SILENCE_PARAMETERS",
@@ -24,6 +25,9 @@ CUSTOM_PARAMETERS = (
 # storm control (storm_control in the pack config): both notify actions take them, after
 # the component's own
 STORM_PARAMETERS = ("dedupKey", "severity", "idempotencyKey")
+# notifyByCustom's email extras beyond the component's 14
+CUSTOM_EMAIL_PARAMETERS = ("cc", "bcc", "replyTo", "emailFormat", "attachments", "threadKey",
+                           "emailPerRecipient")
 # notifyByMessageCenter: the component's five parameters
 MESSAGE_CENTER_PARAMETERS = ("aliuid", "eventId", "channelTypeList", "lang", "params")
 # replyDingTalk: the trigger's names for the session, the component's for the message
@@ -52,6 +56,8 @@ TEST_CONNECTION_PARAMETERS = ("resources", "postTestMessage")
 ACTION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     **{name: names + OPERATOR_PARAMETERS + STORM_PARAMETERS
        for name, names in COMPONENT_ACTIONS.items()},
+    "notifyByCustom": CUSTOM_PARAMETERS + OPERATOR_PARAMETERS + CUSTOM_EMAIL_PARAMETERS
+    + STORM_PARAMETERS,
     "testConnection": TEST_CONNECTION_PARAMETERS,
     "replyDingTalk": REPLY_PARAMETERS,
     "listInternalMessages": LIST_MESSAGES_PARAMETERS,

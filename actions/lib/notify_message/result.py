@@ -76,8 +76,9 @@ class Delivery:
     provider's id of the message, for looking it up later (SMS BizId, voice CallId, an
     internal message's id), or None.  ``uncertain_attempts`` counts the attempts that may
     have reached the service without an answer saying so (a retried timeout): above 0 with
-    a delivered outcome, the message may have arrived more than once.  Build one with the
-    factories.
+    a delivered outcome, the message may have arrived more than once.  ``transaction``
+    names the SMTP transaction of the call that carried an email (``"1"``, ``"2"``...: one
+    message to many receivers shares one), None elsewhere.  Build one with the factories.
     """
 
     channel: Channel
@@ -88,11 +89,13 @@ class Delivery:
     detail: str = ""
     reference: str | None = None
     uncertain_attempts: int = 0
+    transaction: str | None = None
 
     def __post_init__(self) -> None:
         # what servers answer lands here: one line of valid, printable text, bounded
         object.__setattr__(self, "detail", printable(self.detail, MAX_DETAIL))
-        for name, limit in (("code", 64), ("reference", 128), ("target", 512)):
+        for name, limit in (("code", 64), ("reference", 128), ("target", 512),
+                            ("transaction", 64)):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, printable(value, limit))
@@ -156,6 +159,7 @@ class Delivery:
             "detail": self.detail,
             "reference": self.reference,
             "uncertain_attempts": self.uncertain_attempts,
+            "transaction": self.transaction,
         }
 
 

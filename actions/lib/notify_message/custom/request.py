@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..channels.email.request import EmailRequest, parse_email_address, parse_email_request
 from ..config.pack import PackConfig
 from ..errors import ParameterError
-from ..parameters import CUSTOM_PARAMETERS
+from ..parameters import ACTION_PARAMETERS
 from ..params import is_blank, reject_unknown
 from .json_input import apply_json_input
 
@@ -39,8 +39,9 @@ class CustomRequest:
 
 def parse_custom_request(params: Mapping[str, Any], config: PackConfig) -> CustomRequest:
     """Validate every parameter of notifyByCustom; raises ParameterError on the first bad one."""
-    reject_unknown(params, CUSTOM_PARAMETERS, "notifyByCustom")
-    params, from_json_input = apply_json_input(params, CUSTOM_PARAMETERS)
+    known = ACTION_PARAMETERS["notifyByCustom"]  # the component's 14 and the email extras
+    reject_unknown(params, known, "notifyByCustom")
+    params, from_json_input = apply_json_input(params, known)
     try:
         return _parse(params, config)
     except ParameterError as exc:

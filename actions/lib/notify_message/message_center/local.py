@@ -20,7 +20,8 @@ from .receiving import ChannelPlan, Recipient, plan_channels
 from .request import MessageCenterRequest
 from .templates import RenderedMessage
 
-__all__ = ["find_recipient", "plan_for", "deliver_local", "email_request", "sms_request",
+__all__ = ["find_recipient", "plan_for", "deliver_local", "email_request", "thread_key",
+           "sms_request",
            "webhook_request", "internal_message"]
 
 
@@ -48,7 +49,8 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
     target = [recipient.aliuid]
     for channel in plan.used:
         if channel == "email":
-            jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx)))
+            jobs.append(guarded(Channel.EMAIL, target, _email(message, recipient, config, ctx,
+                                                              thread_key(request))))
         elif channel == "pmsg":
             jobs.append(guarded(Channel.PMSG, target, _pmsg(message, recipient, inbox, ctx)))
         elif channel == "sms":
@@ -62,8 +64,17 @@ async def deliver_local(request: MessageCenterRequest, recipient: Recipient, pla
 # What each channel of the plan would send, or the deliveries that say why it cannot: the
 # sending below and a dry run (dryrun.py) take the same decisions.
 
-def email_request(message: RenderedMessage, recipient: Recipient, config: PackConfig
-                  ) -> EmailRequest | list[Delivery]:
+def thread_key(request: MessageCenterRequest) -> str:
+    """An incident's (or alert's) mails thread together: the new one and its updates."""
+    for name, kind in (("incidentID", "incident"), ("alertID", "alert")):
+        value = str(request.variables.get(name) or "").strip()
+        if value:
+            return f"{kind}:{value}"
+    return ""
+
+
+def email_request(message: RenderedMessage, recipient: Recipient, config: PackConfig,
+                  thread: str = "") -> EmailRequest | list[Delivery]:
     addresses = unique_addresses(c.email for c in recipient.contacts if c.email)
     if not addresses:
         return [Delivery.not_sent(Channel.EMAIL, recipient.aliuid,
@@ -75,7 +86,8 @@ def email_request(message: RenderedMessage, recipient: Recipient, config: PackCo
         return [Delivery.not_sent(Channel.EMAIL, address,
                                   f"{wanted} is not configured under smtp_instances")
                 for address in addresses]
-    return EmailRequest(instance, addresses, message.subject, message.body, html=False)
+    return EmailRequest(instance, addresses, message.subject, message.body, html=False,
+                        thread_key=thread)
 
 
 def sms_request(message: RenderedMessage, recipient: Recipient, config: PackConfig
@@ -119,8 +131,8 @@ def internal_message(message: RenderedMessage, recipient: Recipient) -> Internal
 
 
 async def _email(message: RenderedMessage, recipient: Recipient, config: PackConfig,
-                 ctx: DeliveryContext) -> list[Delivery]:
-    request = email_request(message, recipient, config)
+                 ctx: DeliveryContext, thread: str = "") -> list[Delivery]:
+    request = email_request(message, recipient, config, thread)
     if isinstance(request, list):
         return request
     from ..channels.email.send import send_email

@@ -13,6 +13,7 @@ from .policy import Slot, StormControl, Verdict, queue_name
 
 if TYPE_CHECKING:
     from ..channels.dingtalk.message import RobotTarget
+    from ..channels.email.message import EmailRequest
     from ..config.pack import PackConfig
     from ..custom.request import CustomRequest
 
@@ -32,7 +33,7 @@ def custom_slots(request: CustomRequest) -> list[Slot]:
     if request.email is not None:
         email = request.email
         asset = email.instance.assetname
-        for address in email.recipients:
+        for address in email.targets:   # To, then cc, then bcc: one delivery each
             slots.append(Slot(Channel.EMAIL, address, f"email:{address.lower()}",
                               first_line(email.subject), f"{email.subject}\n{email.body}",
                               budget=f"email:{asset}", queue=queue_name("email", asset, address)))
@@ -79,13 +80,24 @@ def admit_custom(storm: StormControl, request: CustomRequest, config: PackConfig
     return narrowed, lambda sent: storm.settle(slots, verdicts, sent)
 
 
+def _narrow_email(email: EmailRequest, sent: set[str]) -> EmailRequest | None:
+    """The email to the targets that are sent; when none of its To receivers is left, the
+    cc and bcc left each get a message of their own (a bcc never shows in anyone's To)."""
+    to, cc, bcc = ([a for a in group if a in sent]
+                   for group in (email.recipients, email.cc, email.bcc))
+    if not (to or cc or bcc):
+        return None
+    if to:
+        return replace(email, recipients=tuple(to), cc=tuple(cc), bcc=tuple(bcc))
+    return replace(email, recipients=tuple(cc + bcc), cc=(), bcc=(), per_recipient=True)
+
+
 def _narrow(request: CustomRequest, slots: list[Slot], verdicts: list[Verdict],
             config: PackConfig) -> CustomRequest:
     sent = {(s.channel, s.label) for s, v in zip(slots, verdicts) if v.send}
     email = sms = voice = dingtalk = None
     if request.email is not None:
-        kept = tuple(a for a in request.email.recipients if (Channel.EMAIL, a) in sent)
-        email = replace(request.email, recipients=kept) if kept else None
+        email = _narrow_email(request.email, {a for c, a in sent if c is Channel.EMAIL})
     if request.sms is not None:
         numbers = tuple(n for n in request.sms.numbers if (Channel.SMS, n.display) in sent)
         sms = replace(request.sms, numbers=numbers) if numbers else None

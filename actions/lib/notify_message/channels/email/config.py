@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ...bounded import ascii_digits
 from ...config.reader import ConfigReader
 from ...errors import ConfigError
+from ...runtime import RetryPolicy
 from .address import bare_address, shown
 from .providers import (
     ALIBABA_MAIL_ENTERPRISE_SERVER,
@@ -29,6 +30,13 @@ _SERVER = re.compile(r"^(?:(?P<host>[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9
                      r"|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?$", re.ASCII)
 
 TLS_MODES = ("implicit", "starttls", "plain")
+DELIVERY_MODES = ("per_message", "per_recipient")
+# recipients per transaction: Gmail takes up to 100 per message over SMTP; the smallest
+# published cap is what a default must fit (see docs/email.md for the providers' limits)
+DEFAULT_MAX_RECIPIENTS_PER_MESSAGE = 100
+MAX_RECIPIENTS_PER_MESSAGE = 1000
+DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024   # decoded; providers cap a mail at 20-50 MB
+MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_SESSIONS = 1
 MAX_SESSIONS = 100
@@ -51,6 +59,20 @@ class SmtpInstance:
     timeout: float = DEFAULT_TIMEOUT
     default: bool = False
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    delivery: str = "per_message"
+    max_recipients_per_message: int = DEFAULT_MAX_RECIPIENTS_PER_MESSAGE
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    attachment_dirs: tuple[str, ...] = ()
+    retry_attempts: int = 3
+    retry_backoff: float = 1.0
+    retry_budget: float = 60.0
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Temporary answers and broken sessions: ``retry_attempts`` transactions in all,
+        waits from ``retry_backoff`` doubling, none ending past ``retry_budget`` seconds."""
+        return RetryPolicy(attempts=self.retry_attempts, backoff=self.retry_backoff,
+                           cap=30.0, jitter=0.25, budget=self.retry_budget)
 
     @property
     def endpoint(self) -> str:
@@ -71,7 +93,7 @@ class SmtpInstance:
     @classmethod
     def from_reader(cls, reader: ConfigReader) -> SmtpInstance:
         username = reader.string("emailUsername", required=True)
-        if bare_address(username) != username:
+        if bare_address(username) != username or not username.isascii():
             raise ConfigError(reader.key("emailUsername"),
                               f"expected the full sender address (user@domain), got "
                               f"{shown(username)}")
@@ -93,7 +115,32 @@ class SmtpInstance:
             default=reader.boolean("default", default=False),
             max_sessions=reader.integer("max_sessions", default=DEFAULT_MAX_SESSIONS,
                                         minimum=1, maximum=MAX_SESSIONS),
+            delivery=reader.choice("delivery", DELIVERY_MODES, default="per_message"),
+            max_recipients_per_message=reader.integer(
+                "max_recipients_per_message", default=DEFAULT_MAX_RECIPIENTS_PER_MESSAGE,
+                minimum=1, maximum=MAX_RECIPIENTS_PER_MESSAGE),
+            max_attachment_bytes=reader.integer(
+                "max_attachment_bytes", default=DEFAULT_MAX_ATTACHMENT_BYTES, minimum=0,
+                maximum=MAX_ATTACHMENT_BYTES),
+            attachment_dirs=_directories(reader, "attachment_dirs"),
+            retry_attempts=reader.integer("retry_attempts", default=3, minimum=1, maximum=10),
+            retry_backoff=reader.seconds("retry_backoff", default=1.0, maximum=60.0,
+                                         zero=True),
+            retry_budget=reader.seconds("retry_budget", default=60.0, maximum=3600.0),
         )
+
+
+def _directories(reader: ConfigReader, name: str) -> tuple[str, ...]:
+    """Absolute directories, resolved (symbolic links and ``..``) once, here."""
+    import os
+
+    found = []
+    for i, path in enumerate(reader.strings(name)):
+        if not os.path.isabs(path):
+            raise ConfigError(f"{reader.key(name)}[{i}]",
+                              f"expected an absolute directory, got {shown(path)}")
+        found.append(os.path.realpath(path))
+    return tuple(found)
 
 
 def _server(reader: ConfigReader, username: str, tls: str, tls_set: bool) -> tuple[str, int]:
