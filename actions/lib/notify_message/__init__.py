@@ -32,7 +32,7 @@ __all__ = [
     "notify_by_message_center",
     "reply_dingtalk",
 ]
-__version__ = "0.4.0"
+__version__ = "0.7.0"
 
 _HOMES = {
     "PackConfig": ".config.pack",
