@@ -313,14 +313,8 @@ def _error(prog: str, message: str) -> int:
 
 
 def _discard_stdout() -> None:
-    """Point the closed standard output at /dev/null, so that the interpreter's last flush
-    does not fail a second time."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
+    from .cli import _discard_stdout as discard  # the command line's, which runs the lab
+    discard()
 
 
 _SUMMARY = ("Start loopback SMTP, DingTalk and Alibaba Cloud servers, write a pack config for "
