@@ -27,8 +27,10 @@ def first_line(text: str) -> str:
     return line if len(line) <= TITLE_LIMIT else line[:TITLE_LIMIT - 3] + "..."
 
 
-def custom_slots(request: CustomRequest) -> list[Slot]:
-    """One slot per channel x target, in the order the deliveries come back."""
+def custom_slots(request: CustomRequest, config: PackConfig | None = None) -> list[Slot]:
+    """One slot per channel x target, in the order the deliveries come back.  SMS and voice
+    queue under ``<channel>/<profile name>/<number>``: the flusher finds the account and
+    templates in the config again, so that no AccessKey is kept in the store."""
     slots: list[Slot] = []
     if request.email is not None:
         email = request.email
@@ -43,12 +45,17 @@ def custom_slots(request: CustomRequest) -> list[Slot]:
             slots.append(Slot(Channel.SMS, number.display, f"sms:{number.wire}",
                               first_line(sms.text), sms.text, budget=(
                                   f"sms:{sms.profile.sign_name}:{sms.profile.template_code}:"
-                                  f"{number.wire}")))
+                                  f"{number.wire}"),
+                              queue=queue_name("sms", sms.profile.name, number.display)))
     if request.voice is not None:
         voice = request.voice
+        profile = next((p.name for p in (config.sms_profiles if config else ())
+                        if p.voice == voice.template), None)
         for number in voice.numbers:
             slots.append(Slot(Channel.VOICE, number.display, f"voice:{number.wire}",
-                              first_line(voice.text), voice.text, budget=f"voice:{number.wire}"))
+                              first_line(voice.text), voice.text, budget=f"voice:{number.wire}",
+                              queue=None if profile is None else
+                              queue_name("voice", profile, number.display)))
     if request.dingtalk is not None:
         from ..channels.dingtalk.protocol import message_text
 
@@ -72,7 +79,7 @@ def admit_custom(storm: StormControl, request: CustomRequest, config: PackConfig
                  ) -> tuple[CustomRequest, Callable[[list[Delivery]], list[Delivery]]]:
     """The request narrowed to what storm control lets through, and how to settle what
     sending it gave into one delivery per requested target."""
-    slots = custom_slots(request)
+    slots = custom_slots(request, config)
     settings = config.dingtalk if request.dingtalk is not None else None
     verdicts = storm.admit(slots, lambda name: settings is not None and
                            settings.robot(name) is not None)

@@ -110,7 +110,7 @@ def _flush_one(config: PackConfig, settings: StormSettings, store: Store, queue:
         return DigestReport(queue, waiting=f"the next digest may go at {when(next_turn)}",
                             next_at=next_turn)
     channel, parts = parse_queue_name(queue)
-    budget = "dingtalk:" + parts[0] if channel == "dingtalk" else f"email:{parts[0]}"
+    budget = _budget(config, channel, parts)
     if channel == "dingtalk":
         throttled = store.get_until("throttled:" + budget)
         if throttled:
@@ -147,7 +147,54 @@ def _flush_one(config: PackConfig, settings: StormSettings, store: Store, queue:
     return DigestReport(queue, len(leased.items), delivery, next_at=next_at)
 
 
+def _budget(config: PackConfig, channel: str, parts: list[str]) -> str:
+    """The rate budget a digest spends: the same key as the calls' (policy's slots)."""
+    if channel == "dingtalk":
+        return "dingtalk:" + parts[0]
+    if channel in ("sms", "voice"):
+        from ..channels.phone.numbers import parse_phone
+
+        wire = parse_phone("telephone", parts[1]).wire
+        if channel == "voice":
+            return "voice:" + wire
+        profile = _profile(config, parts[0])
+        if profile is not None:
+            return f"sms:{profile.sign_name}:{profile.template_code}:{wire}"
+        return f"sms:{parts[0]}:{wire}"
+    return f"email:{parts[0]}"
+
+
+def _profile(config: PackConfig, name: str) -> Any:
+    return next((p for p in config.sms_profiles if p.name == name), None)
+
+
+def summarise_line(items: Sequence[QueuedItem], *, limit: int, size: Any = len) -> str:
+    """One line for SMS and voice: how many, first and last time, each text once with its
+    count, cut with "and N more" so that ``size(line)`` stays within ``limit``."""
+    counts: dict[str, int] = {}
+    for item in items:
+        data = json.loads(item.data)
+        text = " ".join(str(data.get("text") or data.get("title") or "(no text)").split())
+        counts[text] = counts.get(text, 0) + 1
+    first, last = min(i.pushed_at for i in items), max(i.pushed_at for i in items)
+    n = len(items)
+    line = f"{n} alert{'s' if n != 1 else ''}, {when(first)} to {when(last)}:"
+    texts = list(counts.items())
+    for index, (text, count) in enumerate(texts):
+        part = f" {count}x {text};" if count > 1 else f" {text};"
+        rest = len(texts) - index - 1
+        if size(line + part + (f" and {rest} more" if rest else "")) > limit:
+            line += f" and {len(texts) - index} more"
+            break
+        line += part
+    while size(line) > limit and line:   # a head longer than the limit is cut too
+        line = line[:-1]
+    return line
+
+
 def _send(config: PackConfig, channel: str, parts: list[str], leased: Leased) -> Delivery:
+    if channel in ("sms", "voice"):
+        return _send_phone(config, channel, parts[0], parts[1], leased)
     if channel == "dingtalk":
         return _send_dingtalk(config, parts[0], leased)
     if channel == "email":
@@ -197,3 +244,37 @@ def _send_email(config: PackConfig, asset: str, address: str, leased: Leased) ->
     deliveries = run_deliveries(lambda ctx: send_email(request, ctx),
                                 secrets=config.secrets(), max_concurrency=1)
     return _one(deliveries, Channel.EMAIL, address)
+
+
+def _send_phone(config: PackConfig, channel: str, name: str, display: str, leased: Leased
+                ) -> Delivery:
+    """One SMS through the call's profile (the summary in its template variable), or one
+    call whose TtsParam stays under Alibaba's limit."""
+    from ..channels.phone.message import SmsRequest, VoiceRequest
+    from ..channels.phone.numbers import parse_phone
+    from ..channels.phone.request import MAX_TEXT, TTS_PARAM_LIMIT
+
+    kind = Channel.SMS if channel == "sms" else Channel.VOICE
+    profile = _profile(config, name)
+    missing = profile is None or (kind is Channel.VOICE and profile.voice is None)
+    if missing or config.aliyun is None:
+        return Delivery.not_sent(kind, display, f"SMS profile {name} (or its voice template) "
+                                 "is no longer configured; its digest stays queued")
+    number = parse_phone("telephone", display)
+    if kind is Channel.SMS:
+        from ..channels.phone.sms import send_sms
+
+        text = summarise_line(leased.items, limit=MAX_TEXT)
+        sms = SmsRequest(config.aliyun, profile, (number,), text)
+        deliveries = run_deliveries(lambda ctx: send_sms(sms, ctx),
+                                    secrets=config.secrets(), max_concurrency=1)
+        return _one(deliveries, kind, display)
+    from ..channels.phone.voice import place_calls
+
+    voice = profile.voice
+    text = summarise_line(leased.items, limit=TTS_PARAM_LIMIT - 1,
+                          size=lambda t: len(voice.tts_json(t)))
+    call = VoiceRequest(config.aliyun, voice, (number,), text)
+    deliveries = run_deliveries(lambda ctx: place_calls(call, ctx),
+                                secrets=config.secrets(), max_concurrency=1)
+    return _one(deliveries, kind, display)

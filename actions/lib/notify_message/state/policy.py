@@ -6,7 +6,8 @@ every slot a verdict, in this order: already delivered under the call's ``idempo
 robot remembered as throttled (its fallback robots, else the digest), a digest already
 waiting for the target (the alert joins it, keeping the budget for the digest), then the
 target's rate budget (its fallback robots, the digest, or for SMS and voice a suppression:
-Alibaba would refuse it).  What is left is sent.  ``settle`` then turns a DingTalk 130101
+Alibaba would refuse it; SMS and voice queue for quiet hours only).  What is left is sent.
+``settle`` then turns a DingTalk 130101
 into a throttle and a queued alert, gives back the dedup claims of what did not go out, and
 writes the ledger.  If the store fails at any point, the call goes out without storm
 control and its result says so: an alert is never dropped or held because the store is down.
@@ -218,7 +219,10 @@ class StormControl:
                 if self._fallback(store, slot, verdict, why, usable_robot, via_taken):
                     return None
                 return self._queue(store, slot, why) if slot.queue is not None else None
-        if slot.queue is not None and store.pending(slot.queue):
+        # SMS and voice queue only for quiet hours: past a number's budget Alibaba would
+        # refuse the digest too, and an alert let through (a critical one) never waits
+        queue = None if slot.channel in (Channel.SMS, Channel.VOICE) else slot.queue
+        if queue is not None and store.pending(queue):
             return self._queue(store, slot, "a digest is already waiting for this target")
         windows = self.settings.windows(slot.channel.value)
         if not windows:
@@ -231,7 +235,7 @@ class StormControl:
         if slot.channel is Channel.DINGTALK and self._fallback(store, slot, verdict, why,
                                                                usable_robot, via_taken):
             return None
-        if slot.queue is not None:
+        if queue is not None:
             return self._queue(store, slot, why)
         return Delivery.suppressed(slot.channel, slot.label, why + (
             "; the provider would refuse it" if slot.channel in (Channel.SMS, Channel.VOICE)
