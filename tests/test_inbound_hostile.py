@@ -604,16 +604,19 @@ def hostile_crowd(port, max_requests=2000):
 
 
 CROWD_SLACK = 2 * SLACK  # 230 connections expire together; a loaded machine takes its time
+# the crowd's deadline leaves a loaded machine time to answer a genuine request while all 230
+# hostile connections are still open (with 0.5 s, a busy CI run answered the first too late)
+CROWD_DEADLINE = 1.2
 
 
-def check_crowd(figures):
+def check_crowd(figures, deadline=CROWD_DEADLINE):
     assert figures.still_open == []
     assert len(figures.genuine) >= 10 and set(figures.genuine) == {200}, figures.genuine
     assert figures.genuine_while_all_open >= 1
     for kind in ("idle", "slow"):  # held (not refused at once), then closed by the deadline
         assert len(figures.held[kind]) == {"idle": IDLE, "slow": SLOW}[kind]
-        assert DEADLINE - 0.1 <= min(figures.held[kind])
-        assert max(figures.held[kind]) <= DEADLINE + CROWD_SLACK, (kind, max(figures.held[kind]))
+        assert deadline - 0.1 <= min(figures.held[kind])
+        assert max(figures.held[kind]) <= deadline + CROWD_SLACK, (kind, max(figures.held[kind]))
     assert figures.slow_answers == {408} and figures.slow_sent >= 3  # they kept dripping
 
 
@@ -678,7 +681,7 @@ SENSOR_SCRIPT = textwrap.dedent("""
 def test_genuine_requests_are_answered_while_idle_and_dripping_connections_are_shed(mode):
     port = free_port()
     config = {"dingtalk_inbound": {"host": "127.0.0.1", "port": port, "path": PATH,
-                                   "app_secret": SECRET, "request_timeout": DEADLINE,
+                                   "app_secret": SECRET, "request_timeout": CROWD_DEADLINE,
                                    "max_connections": IDLE + SLOW + 20}}
     stop_file = os.path.join(tempfile.mkdtemp(prefix="notify-message-"), "stop")
     standin = os.path.join(PACK_DIR, "tests", "st2_standin")
