@@ -389,6 +389,14 @@ def test_the_shipped_example_s_section_parses_and_is_off_until_enabled():
     ({"state": {"backend": "redis"}}, "storm_control.state.url", "is required with backend"),
     ({"state": {"backend": "redis", "url": "http://x"}}, "storm_control.state.url",
      "expected a redis:// or rediss:// URL"),
+    ({"state": {"backend": "redis", "url": "redis://:pw@h:abc/0"}}, "storm_control.state.url",
+     "is not a valid URL"),
+    ({"state": {"backend": "redis", "url": "redis://:pw@h:70000/0"}}, "storm_control.state.url",
+     "is not a valid URL"),
+    ({"state": {"backend": "redis", "url": "redis://[::1"}}, "storm_control.state.url",
+     "is not a valid URL"),
+    ({"state": {"backend": "redis", "url": "rediss://:pw@"}}, "storm_control.state.url",
+     "names no host"),
     ({"state": {"backend": "etcd"}}, "storm_control.state.backend", "expected one of sqlite"),
     ({"dingtalk": {"per_minute": 21}}, "storm_control.dingtalk.per_minute",
      "from 1 to 20"),
@@ -408,6 +416,7 @@ def test_a_bad_storm_control_key_is_named(section, key, problem):
     with pytest.raises(ConfigError) as caught:
         PackConfig.from_mapping({"storm_control": section})
     assert caught.value.key == key and problem in caught.value.problem
+    assert "pw" not in str(caught.value)  # a URL may hold the password: never quoted
 
 
 def test_a_redis_password_never_shows_in_a_refusal(storm):

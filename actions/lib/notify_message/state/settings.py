@@ -161,6 +161,7 @@ def _state(reader: ConfigReader) -> StateSettings:
                               "(redis://host:6379/0 or rediss://host:6380/0)")
         if not url.startswith(("redis://", "rediss://")):
             raise ConfigError(reader.key("url"), "expected a redis:// or rediss:// URL")
+        _check_redis_url(reader, url)
     return StateSettings(
         backend=backend,
         path=reader.string("path"),
@@ -170,6 +171,22 @@ def _state(reader: ConfigReader) -> StateSettings:
         timeout=reader.seconds("timeout", default=2.0, maximum=30.0),
         prefix=reader.string("prefix", default="notify_message:", limit=64),
     )
+
+
+def _check_redis_url(reader: ConfigReader, url: str) -> None:
+    """A URL every later reader (the secrets list, the store's label, redis-py) can split;
+    the refusal never quotes it, since it may hold the password."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number in 0-65535 raises here
+    except ValueError:
+        raise ConfigError(reader.key("url"), "is not a valid URL (expected "
+                          "redis://[:password@]host[:port][/db])") from None
+    if not parts.hostname:
+        raise ConfigError(reader.key("url"), "names no host (expected "
+                          "redis://[:password@]host[:port][/db])")
 
 
 def _fallback(dingtalk: ConfigReader) -> dict[str, tuple[str, ...]]:
